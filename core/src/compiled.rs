@@ -1,0 +1,439 @@
+//! Compiling a plugin: classify and load the input, compile every module once,
+//! and work out where each import comes from. A `CompiledPlugin` is shared by
+//! any number of `Plugin`s (each with its own store and memory).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmtime::{ExternType, Linker, Module, ModuleExport};
+
+use crate::engine::{self, Shared};
+use crate::error::{wasmtime_text, Error, Result};
+use crate::function::Function;
+use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
+use crate::log::LogSink;
+use crate::manifest::{classify, LoadOptions, Manifest, Source, Wasm, MAIN};
+use crate::pdk::BUILTIN_FUNCTIONS;
+use crate::plugin::Plugin;
+use crate::state::PluginState;
+
+/// Where one import of a module is satisfied from.
+pub(crate) enum ImportSource {
+    /// An export of the kernel instance (wasm to wasm).
+    Kernel(ModuleExport),
+    /// A host function or WASI function defined in the linker.
+    Linker { module: String, name: String },
+    /// An export of another module of the manifest (index into `modules`).
+    Module { index: usize, name: String },
+    /// The import cannot be satisfied; instantiation fails with this error.
+    Unresolved(Error),
+}
+
+pub(crate) struct CompiledModule {
+    pub name: String,
+    pub module: Module,
+    pub imports: Vec<ImportSource>,
+}
+
+/// Everything that plugins made from one compilation share.
+pub(crate) struct Compiled {
+    pub shared: &'static Shared,
+    pub manifest: Manifest,
+    /// In instantiation order: every module comes after those it imports from.
+    pub modules: Vec<CompiledModule>,
+    pub main: usize,
+    pub linker: Linker<PluginState>,
+    pub wasi: bool,
+    pub fuel_limit: Option<u64>,
+    /// Kept so the host functions (and their user data) live as long as this.
+    #[allow(dead_code)]
+    pub functions: Vec<Function>,
+}
+
+/// A compiled plugin: create many `Plugin`s from it cheaply, from any thread.
+/// `Send + Sync`; cloning shares the compilation.
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    pub(crate) inner: Arc<Compiled>,
+}
+
+/// Options for creating a plugin. Every frontend sets them through these
+/// methods, so they mean the same everywhere.
+#[derive(Clone)]
+pub struct PluginBuilder {
+    source: BuilderSource,
+    wasi: bool,
+    functions: Vec<Function>,
+    fuel_limit: Option<u64>,
+    load: LoadOptions,
+    log: Option<LogSink>,
+    http_response_headers: bool,
+}
+
+#[derive(Clone)]
+enum BuilderSource {
+    Bytes(Vec<u8>),
+    Manifest(Box<Manifest>),
+}
+
+impl PluginBuilder {
+    /// From wasm bytes, WAT text or manifest text (JSON or TOML), classified
+    /// as MANIFEST.md §1 says.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self::with_source(BuilderSource::Bytes(bytes.into()))
+    }
+
+    /// From a manifest value.
+    pub fn from_manifest(manifest: Manifest) -> Self {
+        Self::with_source(BuilderSource::Manifest(Box::new(manifest)))
+    }
+
+    fn with_source(source: BuilderSource) -> Self {
+        PluginBuilder {
+            source,
+            wasi: false,
+            functions: Vec::new(),
+            fuel_limit: None,
+            load: LoadOptions::default(),
+            log: None,
+            http_response_headers: false,
+        }
+    }
+
+    /// Provide WASI preview 1 (and the legacy `wasi_unstable`).
+    pub fn with_wasi(mut self, wasi: bool) -> Self {
+        self.wasi = wasi;
+        self
+    }
+
+    pub fn with_function(mut self, f: Function) -> Self {
+        self.functions.push(f);
+        self
+    }
+
+    pub fn with_functions(mut self, fs: impl IntoIterator<Item = Function>) -> Self {
+        self.functions.extend(fs);
+        self
+    }
+
+    /// A fuel budget, refilled at the start of every call.
+    pub fn with_fuel_limit(mut self, limit: Option<u64>) -> Self {
+        self.fuel_limit = limit;
+        self
+    }
+
+    /// Accept `{"ptr", "len"}` wasm data (only for callers whose memory that is).
+    pub fn allow_raw_pointers(mut self, allow: bool) -> Self {
+        self.load.allow_raw_pointers = allow;
+        self
+    }
+
+    /// Send this plugin's log messages to `sink` instead of the global logger.
+    pub fn with_log_sink(mut self, sink: Option<LogSink>) -> Self {
+        self.log = sink;
+        self
+    }
+
+    /// Record HTTP response headers for `http_headers` from the start.
+    pub fn with_http_response_headers(mut self, enabled: bool) -> Self {
+        self.http_response_headers = enabled;
+        self
+    }
+
+    /// Compile without creating an instance.
+    pub fn compile(self) -> Result<CompiledPlugin> {
+        let manifest = match self.source {
+            BuilderSource::Manifest(m) => *m,
+            BuilderSource::Bytes(bytes) => match classify(&bytes)? {
+                Source::Manifest(m) => *m,
+                Source::Module(bytes) => Manifest::new(Wasm::data(bytes)),
+            },
+        };
+        let inner = compile(manifest, self.wasi, self.functions, self.fuel_limit, self.load)?;
+        Ok(CompiledPlugin { inner: Arc::new(inner) })
+    }
+
+    /// Compile and create the plugin (instantiated now, so link errors and
+    /// initializer failures are reported here).
+    pub fn build(self) -> Result<Plugin> {
+        let log = self.log.clone();
+        let headers = self.http_response_headers;
+        let compiled = self.compile()?;
+        let mut plugin = Plugin::new(&compiled, log)?;
+        if headers {
+            plugin.allow_http_response_headers();
+        }
+        Ok(plugin)
+    }
+}
+
+impl CompiledPlugin {
+    /// Create a plugin with its own store, memory, vars and id.
+    pub fn instantiate(&self) -> Result<Plugin> {
+        Plugin::new(self, None)
+    }
+
+    /// The same, with a per-plugin log sink.
+    pub fn instantiate_with_log(&self, log: Option<LogSink>) -> Result<Plugin> {
+        Plugin::new(self, log)
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    pub fn fuel_limit(&self) -> Option<u64> {
+        self.inner.fuel_limit
+    }
+
+    pub fn wasi(&self) -> bool {
+        self.inner.wasi
+    }
+
+    /// The module names and the imports and exports of each, as
+    /// `(module, name, type)` text, for tools such as `extism info`.
+    pub fn describe(&self) -> Vec<ModuleDescription> {
+        self.inner
+            .modules
+            .iter()
+            .map(|m| ModuleDescription {
+                name: m.name.clone(),
+                imports: m
+                    .module
+                    .imports()
+                    .map(|i| (i.module().to_string(), i.name().to_string(), describe_type(&i.ty())))
+                    .collect(),
+                exports: m
+                    .module
+                    .exports()
+                    .map(|e| (e.name().to_string(), describe_type(&e.ty())))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// What `CompiledPlugin::describe` returns for one module.
+#[derive(Debug, Clone)]
+pub struct ModuleDescription {
+    pub name: String,
+    pub imports: Vec<(String, String, String)>,
+    pub exports: Vec<(String, String)>,
+}
+
+fn describe_type(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(f) => f.to_string(),
+        ExternType::Memory(_) => "memory".into(),
+        ExternType::Table(_) => "table".into(),
+        ExternType::Global(_) => "global".into(),
+        ExternType::Tag(_) => "tag".into(),
+    }
+}
+
+fn compile(
+    manifest: Manifest,
+    wasi: bool,
+    functions: Vec<Function>,
+    fuel_limit: Option<u64>,
+    load: LoadOptions,
+) -> Result<Compiled> {
+    let shared = engine::shared(fuel_limit.is_some())?;
+    let engine = &shared.engine;
+    let sources = manifest.load_modules(load)?;
+
+    let mut linker: Linker<PluginState> = Linker::new(engine);
+    linker.allow_shadowing(true);
+    crate::pdk::add_to_linker(&mut linker)?;
+    if wasi {
+        crate::wasi::add_to_linker(&mut linker)?;
+    }
+    // Later definitions of the same (namespace, name) win (ABI.md §9).
+    let mut user: HashMap<(String, String), wasmtime::FuncType> = HashMap::new();
+    for f in &functions {
+        f.check_namespace()?;
+        let ty = f.func_type(engine)?;
+        define_host_function(&mut linker, f, ty.clone())?;
+        user.insert((f.namespace.clone(), f.name.clone()), ty);
+    }
+
+    let mut compiled: Vec<(String, Module)> = Vec::with_capacity(sources.len());
+    for source in sources {
+        let module = Module::new(engine, &source.bytes).map_err(|e| Error::compile(wasmtime_text(&e)))?;
+        compiled.push((source.name, module));
+    }
+    let order = instantiation_order(&compiled)?;
+    let position: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(pos, &i)| (compiled[i].0.as_str(), pos))
+        .collect();
+
+    let mut modules = Vec::with_capacity(compiled.len());
+    for &i in &order {
+        let (name, module) = &compiled[i];
+        let imports = module
+            .imports()
+            .map(|import| plan_import(shared, &import, &position, &user, wasi))
+            .collect();
+        modules.push(CompiledModule {
+            name: name.clone(),
+            module: module.clone(),
+            imports,
+        });
+    }
+    let main = modules.iter().position(|m| m.name == MAIN).unwrap_or(modules.len() - 1);
+    Ok(Compiled {
+        shared,
+        manifest,
+        modules,
+        main,
+        linker,
+        wasi,
+        fuel_limit,
+        functions,
+    })
+}
+
+fn define_host_function(linker: &mut Linker<PluginState>, f: &Function, ty: wasmtime::FuncType) -> Result<()> {
+    let callback = f.callback.clone();
+    let params = f.params.clone();
+    let results = f.results.clone();
+    linker
+        .func_new(&f.namespace, &f.name, ty, move |caller, args, outs| {
+            let inputs: Vec<crate::Val> = args.iter().map(crate::Val::from_wasmtime).collect();
+            let mut outputs: Vec<crate::Val> = results.iter().map(|t| crate::Val::zero(*t)).collect();
+            let mut current = crate::CurrentPlugin::new(caller);
+            callback(&mut current, &inputs, &mut outputs).map_err(wasmtime::Error::new)?;
+            for ((slot, value), ty) in outs.iter_mut().zip(outputs).zip(&results) {
+                *slot = value.to_wasmtime(*ty);
+            }
+            let _ = &params;
+            Ok(())
+        })
+        .map_err(|e| Error::compile(wasmtime_text(&e)))?;
+    Ok(())
+}
+
+fn plan_import(
+    shared: &Shared,
+    import: &wasmtime::ImportType<'_>,
+    position: &HashMap<&str, usize>,
+    user: &HashMap<(String, String), wasmtime::FuncType>,
+    wasi: bool,
+) -> ImportSource {
+    let (module, name) = (import.module(), import.name());
+    let key = (module.to_string(), name.to_string());
+    let ty = import.ty();
+    let linker_source = || ImportSource::Linker {
+        module: module.to_string(),
+        name: name.to_string(),
+    };
+    if let Some(provided) = user.get(&key) {
+        if let ExternType::Func(expected) = &ty {
+            if !provided.matches(expected) || !expected.matches(provided) {
+                return ImportSource::Unresolved(Error::compile(format!(
+                    "types incompatible: expected type `{expected}`, found type `{provided}`"
+                )));
+            }
+        }
+        if !(module == ENV_MODULE && KERNEL_FUNCTIONS.contains(&name)) {
+            return linker_source();
+        }
+    }
+    if module == ENV_MODULE {
+        let ExternType::Func(_) = &ty else {
+            return ImportSource::Unresolved(Error::compile(
+                "linked modules cannot access non-function exports of extism kernel",
+            ));
+        };
+        if KERNEL_FUNCTIONS.contains(&name) {
+            if let Some(export) = shared.kernel.get_export_index(name) {
+                return ImportSource::Kernel(export);
+            }
+        }
+        if BUILTIN_FUNCTIONS.contains(&name) {
+            return linker_source();
+        }
+        return ImportSource::Unresolved(Error::compile(format!(
+            "Invalid function import from {ENV_MODULE}: {name} (type {})\n\nNote: This may indicate that the \
+             PDK that was used to build this plugin has additional features that are not supported by this \
+             runtime; update the runtime or use an older PDK.",
+            describe_type(&ty)
+        )));
+    }
+    if let Some(&index) = position.get(module) {
+        return ImportSource::Module {
+            index,
+            name: name.to_string(),
+        };
+    }
+    if wasi && (module == "wasi_snapshot_preview1" || module == "wasi_unstable") {
+        return linker_source();
+    }
+    ImportSource::Unresolved(Error::compile(format!(
+        "unknown import: `{module}::{name}` has not been defined"
+    )))
+}
+
+/// Dependencies before dependents; a cycle is an error (the official runtime
+/// recurses forever on one).
+fn instantiation_order(modules: &[(String, Module)]) -> Result<Vec<usize>> {
+    let index: HashMap<&str, usize> = modules.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+    let deps: Vec<Vec<usize>> = modules
+        .iter()
+        .enumerate()
+        .map(|(me, (_, m))| {
+            let mut d: Vec<usize> = m
+                .imports()
+                .filter_map(|i| index.get(i.module()).copied())
+                .filter(|&i| i != me)
+                .collect();
+            d.dedup();
+            d
+        })
+        .collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Visiting,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        marks: &mut [Mark],
+        order: &mut Vec<usize>,
+        path: &mut Vec<usize>,
+        modules: &[(String, Module)],
+    ) -> Result<()> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Visiting => {
+                let start = path.iter().position(|&p| p == i).unwrap_or(0);
+                let mut names: Vec<&str> = path[start..].iter().map(|&p| modules[p].0.as_str()).collect();
+                names.push(&modules[i].0);
+                return Err(Error::compile(format!(
+                    "circular imports between Extism manifest modules: {}",
+                    names.join(" -> ")
+                )));
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Visiting;
+        path.push(i);
+        for &d in &deps[i] {
+            visit(d, deps, marks, order, path, modules)?;
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+        order.push(i);
+        Ok(())
+    }
+    let mut marks = vec![Mark::New; modules.len()];
+    let mut order = Vec::with_capacity(modules.len());
+    for i in 0..modules.len() {
+        visit(i, &deps, &mut marks, &mut order, &mut Vec::new(), modules)?;
+    }
+    Ok(order)
+}

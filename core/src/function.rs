@@ -1,0 +1,227 @@
+//! Host functions: the values they take and return, and the callback type each
+//! frontend implements (a C function pointer, a Python callable, a JS function).
+
+use std::sync::Arc;
+
+use crate::current_plugin::CurrentPlugin;
+use crate::error::{Error, Result};
+use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
+
+/// The default namespace of user host functions.
+pub const USER_NAMESPACE: &str = "extism:host/user";
+
+/// A wasm value type, numbered as the C `ExtismValType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ValType {
+    I32 = 0,
+    I64 = 1,
+    F32 = 2,
+    F64 = 3,
+    V128 = 4,
+    FuncRef = 5,
+    ExternRef = 6,
+}
+
+/// An alias of `I64`: a handle into Extism memory.
+pub const PTR: ValType = ValType::I64;
+
+impl ValType {
+    /// The type with the C enum value `code`.
+    pub fn from_code(code: i64) -> Option<ValType> {
+        Some(match code {
+            0 => ValType::I32,
+            1 => ValType::I64,
+            2 => ValType::F32,
+            3 => ValType::F64,
+            4 => ValType::V128,
+            5 => ValType::FuncRef,
+            6 => ValType::ExternRef,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn to_wasmtime(self) -> Result<wasmtime::ValType> {
+        Ok(match self {
+            ValType::I32 => wasmtime::ValType::I32,
+            ValType::I64 => wasmtime::ValType::I64,
+            ValType::F32 => wasmtime::ValType::F32,
+            ValType::F64 => wasmtime::ValType::F64,
+            other => {
+                return Err(Error::invalid(format!(
+                    "host functions support only i32, i64, f32 and f64 values, not {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+/// A wasm value passed to or returned from a host function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Val {
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+}
+
+impl Val {
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+        }
+    }
+
+    /// The zero value of `ty` (results are pre-filled with it).
+    pub fn zero(ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::F32 => Val::F32(0.0),
+            ValType::F64 => Val::F64(0.0),
+            _ => Val::I64(0),
+        }
+    }
+
+    pub fn i32(&self) -> Option<i32> {
+        if let Val::I32(v) = self { Some(*v) } else { None }
+    }
+    pub fn i64(&self) -> Option<i64> {
+        if let Val::I64(v) = self { Some(*v) } else { None }
+    }
+    pub fn f32(&self) -> Option<f32> {
+        if let Val::F32(v) = self { Some(*v) } else { None }
+    }
+    pub fn f64(&self) -> Option<f64> {
+        if let Val::F64(v) = self { Some(*v) } else { None }
+    }
+
+    pub(crate) fn from_wasmtime(v: &wasmtime::Val) -> Val {
+        match v {
+            wasmtime::Val::I32(x) => Val::I32(*x),
+            wasmtime::Val::I64(x) => Val::I64(*x),
+            wasmtime::Val::F32(x) => Val::F32(f32::from_bits(*x)),
+            wasmtime::Val::F64(x) => Val::F64(f64::from_bits(*x)),
+            // Unreachable: functions with other types are refused at creation.
+            _ => Val::I64(0),
+        }
+    }
+
+    /// Converted to the declared type `ty` (a mismatched value is reinterpreted
+    /// by width, as the C API converts according to the declared type).
+    pub(crate) fn to_wasmtime(self, ty: ValType) -> wasmtime::Val {
+        let bits: u64 = match self {
+            Val::I32(v) => v as u32 as u64,
+            Val::I64(v) => v as u64,
+            Val::F32(v) => v.to_bits() as u64,
+            Val::F64(v) => v.to_bits(),
+        };
+        match ty {
+            ValType::I32 => wasmtime::Val::I32(bits as u32 as i32),
+            ValType::F32 => wasmtime::Val::F32(bits as u32),
+            ValType::F64 => wasmtime::Val::F64(bits),
+            _ => wasmtime::Val::I64(bits as i64),
+        }
+    }
+}
+
+/// The callback behind a host function. An `Err` ends the plugin call with
+/// that error; `CurrentPlugin::set_error` reports a plugin error without
+/// trapping.
+pub type HostCallback =
+    dyn Fn(&mut CurrentPlugin<'_>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static;
+
+/// A host function that plugins import as `namespace::name`.
+///
+/// Cloning is cheap; the callback (and whatever it owns, such as C user data)
+/// is dropped with the last clone, that is when the last plugin or compiled
+/// plugin using it is gone.
+#[derive(Clone)]
+pub struct Function {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) params: Vec<ValType>,
+    pub(crate) results: Vec<ValType>,
+    pub(crate) callback: Arc<HostCallback>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("params", &self.params)
+            .field("results", &self.results)
+            .finish()
+    }
+}
+
+impl Function {
+    /// A host function in the default namespace `extism:host/user`.
+    ///
+    /// Fails when a type other than i32, i64, f32 or f64 is used.
+    pub fn new<F>(
+        name: impl Into<String>,
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+        callback: F,
+    ) -> Result<Function>
+    where
+        F: Fn(&mut CurrentPlugin<'_>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    {
+        let f = Function {
+            namespace: USER_NAMESPACE.to_string(),
+            name: name.into(),
+            params: params.into_iter().collect(),
+            results: results.into_iter().collect(),
+            callback: Arc::new(callback),
+        };
+        for ty in f.params.iter().chain(&f.results) {
+            ty.to_wasmtime()?;
+        }
+        Ok(f)
+    }
+
+    /// The same function under another import module name.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Function {
+        self.namespace = namespace.into();
+        self
+    }
+
+    pub fn set_namespace(&mut self, namespace: impl Into<String>) {
+        self.namespace = namespace.into();
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    pub fn params(&self) -> &[ValType] {
+        &self.params
+    }
+    pub fn results(&self) -> &[ValType] {
+        &self.results
+    }
+
+    pub(crate) fn func_type(&self, engine: &wasmtime::Engine) -> Result<wasmtime::FuncType> {
+        let params = self.params.iter().map(|t| t.to_wasmtime()).collect::<Result<Vec<_>>>()?;
+        let results = self.results.iter().map(|t| t.to_wasmtime()).collect::<Result<Vec<_>>>()?;
+        Ok(wasmtime::FuncType::new(engine, params, results))
+    }
+
+    /// Functions may replace the built-ins of `extism:host/env` but never the
+    /// kernel's memory functions, which the runtime itself relies on.
+    pub(crate) fn check_namespace(&self) -> Result<()> {
+        if self.namespace == ENV_MODULE && KERNEL_FUNCTIONS.contains(&self.name.as_str()) {
+            return Err(Error::invalid(format!(
+                "host function `{}` cannot replace the Extism kernel function of that name",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! The kernel: a small wasm module (`kernel.wat`) that owns Extism memory and
+//! implements the memory functions of `extism:host/env` (ABI.md §3).
+//!
+//! Plugins are linked straight to the kernel instance's exports, so their
+//! per-byte calls never leave wasm. The host reaches the same state through
+//! the typed functions below, resolved once per instance.
+
+use wasmtime::{AsContextMut, Engine, Global, Instance, Memory, Module, Store, TypedFunc};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The import module of the kernel and of the built-in host functions.
+pub const ENV_MODULE: &str = "extism:host/env";
+
+/// The kernel source; compiled once per engine.
+pub const KERNEL_WAT: &str = include_str!("kernel.wat");
+
+/// The names of ABI.md §3 that plugins may import from the kernel.
+pub const KERNEL_FUNCTIONS: &[&str] = &[
+    "alloc",
+    "free",
+    "length",
+    "length_unsafe",
+    "load_u8",
+    "load_u64",
+    "store_u8",
+    "store_u64",
+    "input_length",
+    "input_offset",
+    "input_load_u8",
+    "input_load_u64",
+    "output_set",
+    "error_set",
+    "error_get",
+    "input_set",
+    "output_offset",
+    "output_length",
+    "reset",
+    "memory_bytes",
+];
+
+pub(crate) fn compile(engine: &Engine) -> Result<Module> {
+    Module::new(engine, KERNEL_WAT)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("kernel: {}", crate::error::wasmtime_text(&e))))
+}
+
+/// One kernel instance, as the host sees it.
+#[derive(Clone)]
+pub(crate) struct Kernel {
+    pub instance: Instance,
+    pub memory: Memory,
+    pub alloc: TypedFunc<i64, i64>,
+    pub free: TypedFunc<i64, ()>,
+    pub length: TypedFunc<i64, i64>,
+    pub reset: TypedFunc<(), ()>,
+    pub begin_call: TypedFunc<i64, i64>,
+    pub error_set: TypedFunc<i64, ()>,
+    pub output_offset: Global,
+    pub output_length: Global,
+    pub error: Global,
+}
+
+impl Kernel {
+    pub fn instantiate<T: 'static>(store: &mut Store<T>, module: &Module) -> wasmtime::Result<Kernel> {
+        let instance = Instance::new(store.as_context_mut(), module, &[])?;
+        let memory = instance
+            .get_memory(&mut *store, "memory")
+            .ok_or_else(|| wasmtime::format_err!("kernel has no memory"))?;
+        Ok(Kernel {
+            memory,
+            alloc: instance.get_typed_func(&mut *store, "alloc")?,
+            free: instance.get_typed_func(&mut *store, "free")?,
+            length: instance.get_typed_func(&mut *store, "length")?,
+            reset: instance.get_typed_func(&mut *store, "reset")?,
+            begin_call: instance.get_typed_func(&mut *store, "extism_begin_call")?,
+            error_set: instance.get_typed_func(&mut *store, "error_set")?,
+            output_offset: global(&instance, store, "extism_output_offset")?,
+            output_length: global(&instance, store, "extism_output_length")?,
+            error: global(&instance, store, "extism_error")?,
+            instance,
+        })
+    }
+}
+
+fn global<T: 'static>(instance: &Instance, store: &mut Store<T>, name: &str) -> wasmtime::Result<Global> {
+    instance
+        .get_global(&mut *store, name)
+        .ok_or_else(|| wasmtime::format_err!("kernel has no global {name}"))
+}
+
+/// Read an i64 global of the kernel.
+pub(crate) fn read_u64(global: &Global, store: impl AsContextMut) -> u64 {
+    global.get(store).i64().unwrap_or(0) as u64
+}

@@ -1,0 +1,270 @@
+;; The Extism kernel: the `extism:host/env` memory functions of ABI.md §3.
+;;
+;; Plugins import these functions directly from this module's instance, so the
+;; per-byte and per-word calls (load/store/input_load/length) are wasm-to-wasm
+;; calls with no host transition.
+;;
+;; Layout:
+;; - memory 0 ("memory", exported) is Extism memory: handles are byte offsets
+;;   into it; bytes below $HEAP_START are never handed out, so handle 0 is null.
+;; - memory 1 is the block table, invisible to plugins: store_* can only reach
+;;   memory 0, so a plugin can never corrupt the allocator's bookkeeping
+;;   (DECISIONS.md, hostile plugins).
+;;   Each record is 16 bytes: start (u32), capacity (u32), length (u32, 0 = free).
+;;   Records are kept sorted by start and tile [HEAP_START, bump) without gaps.
+;; - input, output and error live in globals, also out of the plugin's reach.
+;;
+;; Every range check is overflow-safe: it compares in 64 bits against the
+;; memory size, so no offset + length can wrap.
+(module
+  (memory $mem (export "memory") 1 65536)
+  (memory $meta 1 65536)
+
+  ;; First address handed out. 16 keeps blocks 8-byte aligned.
+  (global $HEAP_START i64 (i64.const 16))
+
+  (global $bump (mut i64) (i64.const 16))
+  (global $nblocks (mut i32) (i32.const 0))
+  (global $nfree (mut i32) (i32.const 0))
+
+  (global $input_off (mut i64) (i64.const 0))
+  (global $input_len (mut i64) (i64.const 0))
+  (global $output_off (mut i64) (i64.const 0))
+  (global $output_len (mut i64) (i64.const 0))
+  (global $error (mut i64) (i64.const 0))
+
+  ;; Read by the host after a call without running wasm (and so without fuel).
+  (export "extism_output_offset" (global $output_off))
+  (export "extism_output_length" (global $output_len))
+  (export "extism_error" (global $error))
+
+  (func $mem_size (result i64)
+    (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16)))
+
+  ;; Record accessors (index -> field).
+  (func $rec_start (param $i i32) (result i64)
+    (i64.extend_i32_u (i32.load $meta (i32.shl (local.get $i) (i32.const 4)))))
+  (func $rec_cap (param $i i32) (result i64)
+    (i64.extend_i32_u (i32.load $meta offset=4 (i32.shl (local.get $i) (i32.const 4)))))
+  (func $rec_len (param $i i32) (result i64)
+    (i64.extend_i32_u (i32.load $meta offset=8 (i32.shl (local.get $i) (i32.const 4)))))
+  (func $set_rec (param $i i32) (param $start i64) (param $cap i64) (param $len i64)
+    (local $a i32)
+    (local.set $a (i32.shl (local.get $i) (i32.const 4)))
+    (i32.store $meta (local.get $a) (i32.wrap_i64 (local.get $start)))
+    (i32.store $meta offset=4 (local.get $a) (i32.wrap_i64 (local.get $cap)))
+    (i32.store $meta offset=8 (local.get $a) (i32.wrap_i64 (local.get $len))))
+  (func $set_rec_len (param $i i32) (param $len i64)
+    (i32.store $meta offset=8 (i32.shl (local.get $i) (i32.const 4)) (i32.wrap_i64 (local.get $len))))
+
+  ;; Make room in the block table for one more record. Returns 0 on failure.
+  (func $reserve_record (result i32)
+    (local $need i64)
+    (local.set $need (i64.shl (i64.extend_i32_u (i32.add (global.get $nblocks) (i32.const 1))) (i64.const 4)))
+    (if (i64.gt_u (local.get $need) (i64.shl (i64.extend_i32_u (memory.size $meta)) (i64.const 16)))
+      (then
+        (if (i32.eq (memory.grow $meta (i32.const 1)) (i32.const -1))
+          (then (return (i32.const 0))))))
+    (i32.const 1))
+
+  ;; Index of the record that starts exactly at $h, or -1.
+  (func $find (param $h i64) (result i32)
+    (local $lo i32) (local $hi i32) (local $mid i32) (local $s i64)
+    (if (i32.eqz (global.get $nblocks)) (then (return (i32.const -1))))
+    ;; Fast path: the most recent block is the one most often asked about.
+    (local.set $hi (i32.sub (global.get $nblocks) (i32.const 1)))
+    (if (i64.eq (call $rec_start (local.get $hi)) (local.get $h))
+      (then (return (local.get $hi))))
+    (local.set $lo (i32.const 0))
+    (block $done
+      (loop $search
+        (br_if $done (i32.gt_s (local.get $lo) (local.get $hi)))
+        (local.set $mid (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+        (local.set $s (call $rec_start (local.get $mid)))
+        (if (i64.eq (local.get $s) (local.get $h)) (then (return (local.get $mid))))
+        (if (i64.lt_u (local.get $s) (local.get $h))
+          (then (local.set $lo (i32.add (local.get $mid) (i32.const 1))))
+          (else (local.set $hi (i32.sub (local.get $mid) (i32.const 1)))))
+        (br $search)))
+    (i32.const -1))
+
+  (func $alloc (export "alloc") (param $n i64) (result i64)
+    (local $cap i64) (local $start i64) (local $end i64) (local $size i64)
+    (local $i i32) (local $rcap i64) (local $pages i64)
+    (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
+    ;; Larger than any 32-bit memory could hold.
+    (if (i64.gt_u (local.get $n) (i64.const 0xFFFFFF00)) (then (return (i64.const 0))))
+    (local.set $cap (i64.and (i64.add (local.get $n) (i64.const 7)) (i64.const -8)))
+    (local.set $start (global.get $bump))
+    (local.set $end (i64.add (local.get $start) (local.get $cap)))
+    (local.set $size (call $mem_size))
+    (if (i64.gt_u (local.get $end) (local.get $size))
+      (then
+        ;; Before growing memory, reuse the first free block that fits.
+        (if (global.get $nfree)
+          (then
+            (local.set $i (i32.const 0))
+            (block $none
+              (loop $scan
+                (br_if $none (i32.ge_u (local.get $i) (global.get $nblocks)))
+                (if (i32.and
+                      (i64.eqz (call $rec_len (local.get $i)))
+                      (i64.ge_u (call $rec_cap (local.get $i)) (local.get $cap)))
+                  (then
+                    (local.set $rcap (call $rec_cap (local.get $i)))
+                    (local.set $start (call $rec_start (local.get $i)))
+                    ;; Split when a useful remainder would be left over.
+                    (if (i64.ge_u (i64.sub (local.get $rcap) (local.get $cap)) (i64.const 128))
+                      (then
+                        (if (call $reserve_record)
+                          (then
+                            (memory.copy $meta $meta
+                              (i32.shl (i32.add (local.get $i) (i32.const 2)) (i32.const 4))
+                              (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 4))
+                              (i32.shl (i32.sub (global.get $nblocks) (i32.add (local.get $i) (i32.const 1))) (i32.const 4)))
+                            (call $set_rec (i32.add (local.get $i) (i32.const 1))
+                              (i64.add (local.get $start) (local.get $cap))
+                              (i64.sub (local.get $rcap) (local.get $cap))
+                              (i64.const 0))
+                            (global.set $nblocks (i32.add (global.get $nblocks) (i32.const 1)))
+                            (global.set $nfree (i32.add (global.get $nfree) (i32.const 1)))
+                            (local.set $rcap (local.get $cap))))))
+                    (call $set_rec (local.get $i) (local.get $start) (local.get $rcap) (local.get $n))
+                    (global.set $nfree (i32.sub (global.get $nfree) (i32.const 1)))
+                    (return (local.get $start))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $scan)))))
+        (if (i64.gt_u (local.get $end) (i64.const 0x100000000)) (then (return (i64.const 0))))
+        (local.set $pages
+          (i64.shr_u (i64.add (i64.sub (local.get $end) (local.get $size)) (i64.const 0xFFFF)) (i64.const 16)))
+        (if (i32.eq (memory.grow $mem (i32.wrap_i64 (local.get $pages))) (i32.const -1))
+          (then (return (i64.const 0))))))
+    (if (i32.eqz (call $reserve_record)) (then (return (i64.const 0))))
+    (call $set_rec (global.get $nblocks) (local.get $start) (local.get $cap) (local.get $n))
+    (global.set $nblocks (i32.add (global.get $nblocks) (i32.const 1)))
+    (global.set $bump (local.get $end))
+    (local.get $start))
+
+  (func $free (export "free") (param $h i64)
+    (local $i i32)
+    (local.set $i (call $find (local.get $h)))
+    (if (i32.lt_s (local.get $i) (i32.const 0)) (then (return)))
+    (if (i64.eqz (call $rec_len (local.get $i))) (then (return)))
+    (call $set_rec_len (local.get $i) (i64.const 0))
+    (global.set $nfree (i32.add (global.get $nfree) (i32.const 1)))
+    (if (i64.eq (local.get $h) (global.get $input_off))
+      (then (global.set $input_len (i64.const 0))))
+    ;; Give trailing free blocks back to the bump region.
+    (block $done
+      (loop $pop
+        (br_if $done (i32.eqz (global.get $nblocks)))
+        (local.set $i (i32.sub (global.get $nblocks) (i32.const 1)))
+        (br_if $done (i64.ne (call $rec_len (local.get $i)) (i64.const 0)))
+        (global.set $bump (call $rec_start (local.get $i)))
+        (global.set $nblocks (local.get $i))
+        (global.set $nfree (i32.sub (global.get $nfree) (i32.const 1)))
+        (br $pop))))
+
+  (func $length (export "length") (param $h i64) (result i64)
+    (local $i i32)
+    (local.set $i (call $find (local.get $h)))
+    (if (result i64) (i32.lt_s (local.get $i) (i32.const 0))
+      (then (i64.const 0))
+      (else (call $rec_len (local.get $i)))))
+
+  (func (export "length_unsafe") (param $h i64) (result i64)
+    (call $length (local.get $h)))
+
+  (func (export "load_u8") (param $p i64) (result i32)
+    (if (result i32)
+      (i32.and (i64.ge_u (local.get $p) (global.get $HEAP_START))
+               (i64.lt_u (local.get $p) (call $mem_size)))
+      (then (i32.load8_u $mem (i32.wrap_i64 (local.get $p))))
+      (else (i32.const 0))))
+
+  (func (export "load_u64") (param $p i64) (result i64)
+    (if (result i64)
+      (i32.and (i64.ge_u (local.get $p) (global.get $HEAP_START))
+               (i64.le_u (local.get $p) (i64.sub (call $mem_size) (i64.const 8))))
+      (then (i64.load $mem (i32.wrap_i64 (local.get $p))))
+      (else (i64.const 0))))
+
+  (func (export "store_u8") (param $p i64) (param $v i32)
+    (if (i32.and (i64.ge_u (local.get $p) (global.get $HEAP_START))
+                 (i64.lt_u (local.get $p) (call $mem_size)))
+      (then (i32.store8 $mem (i32.wrap_i64 (local.get $p)) (local.get $v)))))
+
+  (func (export "store_u64") (param $p i64) (param $v i64)
+    (if (i32.and (i64.ge_u (local.get $p) (global.get $HEAP_START))
+                 (i64.le_u (local.get $p) (i64.sub (call $mem_size) (i64.const 8))))
+      (then (i64.store $mem (i32.wrap_i64 (local.get $p)) (local.get $v)))))
+
+  (func (export "input_length") (result i64) (global.get $input_len))
+  (func (export "input_offset") (result i64) (global.get $input_off))
+
+  (func (export "input_load_u8") (param $off i64) (result i32)
+    (if (result i32) (i64.lt_u (local.get $off) (global.get $input_len))
+      (then (i32.load8_u $mem (i32.wrap_i64 (i64.add (global.get $input_off) (local.get $off)))))
+      (else (i32.const 0))))
+
+  (func (export "input_load_u64") (param $off i64) (result i64)
+    (if (result i64)
+      (i32.and (i64.ge_u (global.get $input_len) (i64.const 8))
+               (i64.le_u (local.get $off) (i64.sub (global.get $input_len) (i64.const 8))))
+      (then (i64.load $mem (i32.wrap_i64 (i64.add (global.get $input_off) (local.get $off)))))
+      (else (i64.const 0))))
+
+  ;; A range is valid when it lies inside the allocator's part of Extism memory.
+  (func $valid_range (param $off i64) (param $len i64) (result i32)
+    (i32.and
+      (i32.and (i64.ge_u (local.get $off) (global.get $HEAP_START))
+               (i64.le_u (local.get $off) (call $mem_size)))
+      (i64.le_u (local.get $len) (i64.sub (call $mem_size) (local.get $off)))))
+
+  (func (export "output_set") (param $off i64) (param $len i64)
+    (if (call $valid_range (local.get $off) (local.get $len))
+      (then
+        (global.set $output_off (local.get $off))
+        (global.set $output_len (local.get $len)))))
+
+  (func (export "input_set") (param $off i64) (param $len i64)
+    (if (call $valid_range (local.get $off) (local.get $len))
+      (then
+        (global.set $input_off (local.get $off))
+        (global.set $input_len (local.get $len)))))
+
+  (func (export "error_set") (param $h i64)
+    (if (i64.eqz (local.get $h)) (then (global.set $error (i64.const 0)) (return)))
+    (if (call $valid_range (local.get $h) (i64.const 0))
+      (then (global.set $error (local.get $h)))))
+
+  (func (export "error_get") (result i64) (global.get $error))
+  (func (export "output_offset") (result i64) (global.get $output_off))
+  (func (export "output_length") (result i64) (global.get $output_len))
+
+  (func $reset (export "reset")
+    (global.set $bump (global.get $HEAP_START))
+    (global.set $nblocks (i32.const 0))
+    (global.set $nfree (i32.const 0))
+    (global.set $input_off (i64.const 0))
+    (global.set $input_len (i64.const 0))
+    (global.set $output_off (i64.const 0))
+    (global.set $output_len (i64.const 0))
+    (global.set $error (i64.const 0)))
+
+  (func (export "memory_bytes") (result i64)
+    (i64.sub (call $mem_size) (global.get $HEAP_START)))
+
+  ;; Host-only entry point (plugins cannot import it: it is not in ABI.md §3):
+  ;; reset, then allocate and install an input block of $n bytes.
+  ;; Returns the input handle, 0 for empty input, or -1 when allocation failed.
+  (func (export "extism_begin_call") (param $n i64) (result i64)
+    (local $h i64)
+    (call $reset)
+    (if (i64.eqz (local.get $n)) (then (return (i64.const 0))))
+    (local.set $h (call $alloc (local.get $n)))
+    (if (i64.eqz (local.get $h)) (then (return (i64.const -1))))
+    (global.set $input_off (local.get $h))
+    (global.set $input_len (local.get $n))
+    (local.get $h))
+)

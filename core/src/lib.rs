@@ -1,0 +1,51 @@
+//! extism-core: the runtime behind the C, Python and Node frontends of this
+//! Extism-compatible implementation.
+//!
+//! A host creates a [`Plugin`] from wasm, WAT or a manifest, calls its exports
+//! with bytes in and bytes out, and lets it call back into host
+//! [`Function`]s, under the limits of the manifest.
+//!
+//! ```
+//! use extism_core::PluginBuilder;
+//!
+//! let wat = r#"(module
+//!   (import "extism:host/env" "input_length" (func $len (result i64)))
+//!   (import "extism:host/env" "input_offset" (func $off (result i64)))
+//!   (import "extism:host/env" "output_set" (func $out (param i64 i64)))
+//!   (func (export "echo") (result i32)
+//!     (call $out (call $off) (call $len))
+//!     (i32.const 0)))"#;
+//! let mut plugin = PluginBuilder::new(wat).build().unwrap();
+//! assert_eq!(plugin.call("echo", b"hello").unwrap(), b"hello");
+//! ```
+
+mod compiled;
+mod current_plugin;
+mod engine;
+mod error;
+mod function;
+mod http;
+mod kernel;
+mod limits;
+pub mod log;
+pub mod manifest;
+mod pdk;
+mod plugin;
+mod shared_plugin;
+mod state;
+mod wasi;
+
+pub use compiled::{CompiledPlugin, ModuleDescription, PluginBuilder};
+pub use current_plugin::CurrentPlugin;
+pub use error::{Error, ErrorKind, Result};
+pub use function::{Function, HostCallback, Val, ValType, PTR, USER_NAMESPACE};
+pub use http::host_allowed;
+pub use kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
+pub use limits::CancelHandle;
+pub use manifest::{Manifest, Wasm};
+pub use pdk::BUILTIN_FUNCTIONS;
+pub use plugin::{CallResult, Plugin, RC_ERROR, RC_TRAP};
+pub use shared_plugin::{PluginGuard, SharedPlugin};
+
+/// This runtime's version (the C API's `extism_version`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,219 @@
+//! Limits: the memory budget (`memory.max_pages`, ABI.md §12.4), timeouts and
+//! cancellation (§12.2, §12.3) on top of wasmtime epochs.
+//!
+//! Timeouts: a single process-wide ticker thread bumps the engines' epoch
+//! every millisecond, and only while some call with a timeout is running (it
+//! parks after a short idle spell). A call without a timeout never talks to it.
+//! Each store's epoch callback decides for its own plugin, so a timeout or a
+//! cancel stops only the plugin it belongs to, even though engines are shared.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use wasmtime::{ResourceLimiter, UpdateDeadline};
+
+use crate::state::PluginState;
+
+/// Raised (as a wasmtime error) when the memory budget is exceeded.
+#[derive(Debug)]
+pub(crate) struct OutOfMemory;
+impl std::fmt::Display for OutOfMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("oom")
+    }
+}
+impl std::error::Error for OutOfMemory {}
+
+/// Raised (as a wasmtime error) when a call is stopped by its timeout or a cancel.
+#[derive(Debug)]
+pub(crate) struct Interrupted;
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("timeout")
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// Tables are bounded too, so a plugin cannot grow one without end
+/// (DECISIONS.md). Ten million elements is far above what compilers emit.
+const MAX_TABLE_ELEMENTS: usize = 10_000_000;
+
+/// The per-store memory budget of ABI.md §12.4.
+pub(crate) struct MemoryLimiter {
+    /// The budget in bytes (`max_pages * 65536`), if any.
+    pub max_bytes: Option<u64>,
+    pub remaining: u64,
+    /// Off while the kernel and the dependency modules are instantiated: their
+    /// initial memory is not charged.
+    pub charging: bool,
+}
+
+impl MemoryLimiter {
+    pub fn new(max_pages: Option<u32>) -> Self {
+        let max_bytes = max_pages.map(|p| p as u64 * 65536);
+        MemoryLimiter {
+            max_bytes,
+            remaining: max_bytes.unwrap_or(0),
+            charging: false,
+        }
+    }
+
+    pub fn refill(&mut self) {
+        self.remaining = self.max_bytes.unwrap_or(0);
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if self.max_bytes.is_none() || !self.charging {
+            return Ok(true);
+        }
+        let delta = desired.saturating_sub(current) as u64;
+        if delta > self.remaining {
+            return Err(wasmtime::Error::new(OutOfMemory));
+        }
+        self.remaining -= delta;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Interruption state shared by a plugin and its cancel handles.
+pub(crate) struct Interrupt {
+    running: AtomicBool,
+    cancelled: AtomicBool,
+    engine: wasmtime::Engine,
+}
+
+impl Interrupt {
+    pub fn new(engine: wasmtime::Engine) -> Arc<Self> {
+        Arc::new(Interrupt {
+            running: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
+            engine,
+        })
+    }
+
+    /// Mark a call (or an instantiation) as running; a cancel sent before now
+    /// does not apply to it.
+    pub fn begin(&self) {
+        self.cancelled.store(false, Ordering::SeqCst);
+        self.running.store(true, Ordering::SeqCst);
+    }
+
+    pub fn end(&self) {
+        self.running.store(false, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// Stops the call running on one plugin, from any thread. `Send + Sync`.
+#[derive(Clone)]
+pub struct CancelHandle {
+    pub(crate) interrupt: Arc<Interrupt>,
+}
+
+impl CancelHandle {
+    /// Interrupt the call running on the plugin now; it ends with `timeout`.
+    /// With no call running this does nothing (the next call is unaffected).
+    /// Returns true: the request was delivered.
+    pub fn cancel(&self) -> bool {
+        let i = &self.interrupt;
+        if i.running.load(Ordering::SeqCst) {
+            i.cancelled.store(true, Ordering::SeqCst);
+            // The store notices at its next epoch check.
+            i.engine.increment_epoch();
+        }
+        true
+    }
+}
+
+/// The store's epoch callback: stop this plugin if it was cancelled or its
+/// deadline passed, otherwise keep going until the next tick.
+pub(crate) fn on_epoch(ctx: wasmtime::StoreContextMut<'_, PluginState>) -> wasmtime::Result<UpdateDeadline> {
+    let state = ctx.data();
+    let expired = state.deadline.is_some_and(|d| Instant::now() >= d);
+    if expired || state.interrupt.is_cancelled() {
+        return Err(wasmtime::Error::new(Interrupted));
+    }
+    Ok(UpdateDeadline::Continue(1))
+}
+
+const TICK: Duration = Duration::from_millis(1);
+/// How long the ticker keeps running after the last timed call, so that back
+/// to back calls do not wake it each time.
+const IDLE_BEFORE_PARK: Duration = Duration::from_millis(200);
+
+struct Ticker {
+    active: Mutex<usize>,
+    wake: Condvar,
+}
+
+fn ticker() -> &'static Ticker {
+    static TICKER: OnceLock<&'static Ticker> = OnceLock::new();
+    TICKER.get_or_init(|| {
+        let t: &'static Ticker = Box::leak(Box::new(Ticker {
+            active: Mutex::new(0),
+            wake: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("extism-ticker".into())
+            .spawn(move || t.run())
+            .expect("spawning the timeout thread");
+        t
+    })
+}
+
+impl Ticker {
+    fn run(&self) {
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            {
+                let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+                if *active == 0 {
+                    let since = *idle_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= IDLE_BEFORE_PARK {
+                        while *active == 0 {
+                            active = self.wake.wait(active).unwrap_or_else(|e| e.into_inner());
+                        }
+                        idle_since = None;
+                    }
+                } else {
+                    idle_since = None;
+                }
+            }
+            std::thread::sleep(TICK);
+            crate::engine::increment_all_epochs();
+        }
+    }
+}
+
+/// Keeps the ticker running while a call with a timeout is in progress.
+pub(crate) struct TimedSection(());
+
+impl TimedSection {
+    pub fn start() -> TimedSection {
+        let t = ticker();
+        let mut active = t.active.lock().unwrap_or_else(|e| e.into_inner());
+        *active += 1;
+        if *active == 1 {
+            t.wake.notify_one();
+        }
+        TimedSection(())
+    }
+}
+
+impl Drop for TimedSection {
+    fn drop(&mut self) {
+        let t = ticker();
+        let mut active = t.active.lock().unwrap_or_else(|e| e.into_inner());
+        *active -= 1;
+    }
+}

@@ -1,0 +1,209 @@
+//! Logging (ABI.md §12.5, C-API.md "Logging").
+//!
+//! Two kinds of sink: the process-wide `tracing` subscriber that the C and
+//! Python APIs install once (a file, stdout, stderr or an in-memory buffer
+//! drained by the host), and a per-plugin sink with its own level, which the
+//! JS API uses. A plugin with its own sink ignores the global one.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::EnvFilter;
+
+use crate::error::{Error, Result};
+
+/// The target of events logged by plugins.
+pub const PDK_TARGET: &str = "extism::pdk";
+
+/// A log level, numbered as `get_log_level` reports it to plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Trace = 0,
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+}
+
+/// What `get_log_level` returns when logging is off.
+pub const LOG_OFF: i32 = i32::MAX;
+
+impl LogLevel {
+    /// `trace`..`error` (any case), or `1` (error) to `5` (trace).
+    pub fn parse(text: &str) -> Option<LogLevel> {
+        Some(match text.trim().to_ascii_lowercase().as_str() {
+            "trace" | "5" => LogLevel::Trace,
+            "debug" | "4" => LogLevel::Debug,
+            "info" | "3" => LogLevel::Info,
+            "warn" | "2" => LogLevel::Warn,
+            "error" | "1" => LogLevel::Error,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// A per-plugin log sink: messages at `level` or less verbose go to `callback`.
+#[derive(Clone)]
+pub struct LogSink {
+    pub level: Option<LogLevel>,
+    pub callback: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+}
+
+impl LogSink {
+    /// A sink with `level` (`None` = off).
+    pub fn new(level: Option<LogLevel>, callback: impl Fn(LogLevel, &str) + Send + Sync + 'static) -> Self {
+        LogSink {
+            level,
+            callback: Arc::new(callback),
+        }
+    }
+}
+
+/// The filter for a `log_level` argument of the C API: a plain level means
+/// `extism=<level>` with everything else at `error`; anything else is an
+/// `EnvFilter` directive list whose invalid parts are ignored.
+fn filter_for(level: Option<&str>) -> EnvFilter {
+    let level = level.unwrap_or("error");
+    match LogLevel::parse(level) {
+        Some(l) => EnvFilter::new(format!("error,extism={}", l.as_str())),
+        None => EnvFilter::builder()
+            .with_default_directive(LevelFilter::ERROR.into())
+            .parse_lossy(level),
+    }
+}
+
+/// Where `log_to_file` writes.
+fn install<W>(writer: W, ansi: bool, level: Option<&str>) -> Result<()>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter_for(level))
+        .with_ansi(ansi)
+        .with_writer(writer)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| Error::invalid("a log subscriber is already installed in this process"))
+}
+
+/// Install the process-wide logger writing to `stderr` (also for `-`),
+/// `stdout`, or a file path (created if missing, appended to). Only the first
+/// logger of a process is installed.
+pub fn log_to_file(filename: &str, level: Option<&str>) -> Result<()> {
+    match filename {
+        "stderr" | "-" => install(std::io::stderr, true, level),
+        "stdout" => install(std::io::stdout, true, level),
+        path => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| Error::invalid(format!("unable to open log file {path}: {e}")))?;
+            install(Mutex::new(file), false, level)
+        }
+    }
+}
+
+static BUFFER: Mutex<Option<Vec<String>>> = Mutex::new(None);
+
+/// Collects one formatted event and appends it to the drain buffer.
+struct BufferWriter(Vec<u8>);
+
+impl Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BufferWriter {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let line = String::from_utf8_lossy(&self.0).into_owned();
+        if let Some(lines) = BUFFER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            lines.push(line);
+        }
+    }
+}
+
+/// Install the process-wide logger that buffers lines for `drain_logs`.
+pub fn log_to_buffer(level: Option<&str>) -> Result<()> {
+    install(|| BufferWriter(Vec::new()), false, level)?;
+    *BUFFER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    Ok(())
+}
+
+/// Hand every buffered line (with its trailing newline), oldest first, to
+/// `handler`, and empty the buffer. Does nothing without `log_to_buffer`.
+pub fn drain_logs(mut handler: impl FnMut(&str)) {
+    let lines = match BUFFER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        Some(lines) => std::mem::take(lines),
+        None => return,
+    };
+    for line in &lines {
+        handler(line);
+    }
+}
+
+/// The global level as plugins see it: the most verbose level enabled for
+/// any target, or `LOG_OFF`.
+pub fn global_log_level() -> i32 {
+    level_code(LevelFilter::current())
+}
+
+fn level_code(filter: LevelFilter) -> i32 {
+    match filter.into_level() {
+        Some(tracing::Level::TRACE) => 0,
+        Some(tracing::Level::DEBUG) => 1,
+        Some(tracing::Level::INFO) => 2,
+        Some(tracing::Level::WARN) => 3,
+        Some(tracing::Level::ERROR) => 4,
+        None => LOG_OFF,
+    }
+}
+
+/// `get_log_level` for a plugin with or without its own sink.
+pub(crate) fn plugin_log_level(sink: Option<&LogSink>) -> i32 {
+    match sink {
+        Some(s) => s.level.map(|l| l as i32).unwrap_or(LOG_OFF),
+        None => global_log_level(),
+    }
+}
+
+/// Whether a message at `level` would be kept at all (checked before the
+/// message block is even read).
+pub(crate) fn enabled(sink: Option<&LogSink>, level: LogLevel) -> bool {
+    (level as i32) >= plugin_log_level(sink)
+}
+
+/// Log one plugin message.
+pub(crate) fn emit(sink: Option<&LogSink>, plugin_id: &str, level: LogLevel, message: &str) {
+    if let Some(sink) = sink {
+        (sink.callback)(level, message);
+        return;
+    }
+    match level {
+        LogLevel::Trace => tracing::trace!(target: "extism::pdk", plugin = plugin_id, "{}", message),
+        LogLevel::Debug => tracing::debug!(target: "extism::pdk", plugin = plugin_id, "{}", message),
+        LogLevel::Info => tracing::info!(target: "extism::pdk", plugin = plugin_id, "{}", message),
+        LogLevel::Warn => tracing::warn!(target: "extism::pdk", plugin = plugin_id, "{}", message),
+        LogLevel::Error => tracing::error!(target: "extism::pdk", plugin = plugin_id, "{}", message),
+    }
+}

@@ -1,0 +1,430 @@
+//! The JSON/TOML manifest (MANIFEST.md) and the classification of the bytes a
+//! plugin is created from: wasm binary, WAT text, or manifest text.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Limits of the `memory` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pages: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_http_response_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_var_bytes: Option<u64>,
+}
+
+/// Raw bytes at an address of the host process (`{"ptr": .., "len": ..}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBytes {
+    pub ptr: u64,
+    pub len: u64,
+}
+
+/// The `data` of a wasm entry: base64 text or a host pointer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WasmData {
+    Base64(String),
+    Raw(RawBytes),
+}
+
+/// One module of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, try_from = "WasmEntry")]
+pub enum Wasm {
+    File {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
+    },
+    Data {
+        data: WasmData,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
+    },
+    Url {
+        url: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
+    },
+}
+
+/// Every key a wasm entry may have; `Wasm` is built from it so that exactly
+/// one form is chosen and unknown keys are refused (serde's `untagged` would
+/// silently accept extra keys).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WasmEntry {
+    path: Option<PathBuf>,
+    data: Option<WasmData>,
+    url: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    method: Option<String>,
+    name: Option<String>,
+    hash: Option<String>,
+}
+
+impl TryFrom<WasmEntry> for Wasm {
+    type Error = String;
+
+    fn try_from(e: WasmEntry) -> std::result::Result<Wasm, String> {
+        let not_url = e.headers.is_none() && e.method.is_none();
+        match (e.path, e.data, e.url) {
+            (Some(path), None, None) if not_url => Ok(Wasm::File { path, name: e.name, hash: e.hash }),
+            (None, Some(data), None) if not_url => {
+                if let WasmData::Base64(text) = &data {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Wasm::Data { data, name: e.name, hash: e.hash })
+            }
+            (None, None, Some(url)) => Ok(Wasm::Url {
+                url,
+                headers: e.headers.unwrap_or_default(),
+                method: e.method,
+                name: e.name,
+                hash: e.hash,
+            }),
+            _ => Err("a wasm entry needs exactly one of path, data or url".into()),
+        }
+    }
+}
+
+impl Wasm {
+    /// The module bytes, bytes from a file, bytes at a raw address or a download.
+    pub fn data(bytes: impl AsRef<[u8]>) -> Wasm {
+        Wasm::Data {
+            data: WasmData::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            name: None,
+            hash: None,
+        }
+    }
+
+    fn meta(&self) -> (&Option<String>, &Option<String>) {
+        match self {
+            Wasm::File { name, hash, .. }
+            | Wasm::Data { name, hash, .. }
+            | Wasm::Url { name, hash, .. } => (name, hash),
+        }
+    }
+}
+
+/// The manifest of MANIFEST.md §2. Unknown keys are rejected at every level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub wasm: Vec<Wasm>,
+    #[serde(default)]
+    pub memory: Option<MemoryOptions>,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    pub allowed_paths: Option<BTreeMap<String, PathBuf>>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The default of `memory.max_http_response_bytes` (50 MiB).
+pub const DEFAULT_MAX_HTTP_RESPONSE_BYTES: u64 = 50 * 1024 * 1024;
+/// The default of `memory.max_var_bytes` (1 MiB).
+pub const DEFAULT_MAX_VAR_BYTES: u64 = 1024 * 1024;
+
+impl Manifest {
+    /// A manifest of one module.
+    pub fn new(wasm: Wasm) -> Manifest {
+        Manifest {
+            wasm: vec![wasm],
+            ..Default::default()
+        }
+    }
+
+    /// Parse manifest text: TOML first, then JSON (MANIFEST.md §1, step 3).
+    pub fn parse(text: &str) -> Result<Manifest> {
+        let manifest: Manifest = match toml::from_str::<Manifest>(text) {
+            Ok(m) => m,
+            Err(_) => serde_json::from_str(text).map_err(|_| unknown_format())?,
+        };
+        Ok(manifest)
+    }
+
+    pub fn max_var_bytes(&self) -> u64 {
+        self.memory
+            .as_ref()
+            .and_then(|m| m.max_var_bytes)
+            .unwrap_or(DEFAULT_MAX_VAR_BYTES)
+    }
+
+    pub fn max_http_response_bytes(&self) -> u64 {
+        self.memory
+            .as_ref()
+            .and_then(|m| m.max_http_response_bytes)
+            .unwrap_or(DEFAULT_MAX_HTTP_RESPONSE_BYTES)
+    }
+
+    pub fn max_pages(&self) -> Option<u32> {
+        self.memory.as_ref().and_then(|m| m.max_pages)
+    }
+}
+
+fn unknown_format() -> Error {
+    Error::manifest("Unknown manifest format")
+}
+
+/// What the bytes given to a constructor turned out to be.
+pub enum Source {
+    /// A single wasm binary or WAT text, compiled as `main`.
+    Module(Vec<u8>),
+    Manifest(Box<Manifest>),
+}
+
+/// Classify constructor input as MANIFEST.md §1 describes.
+pub fn classify(bytes: &[u8]) -> Result<Source> {
+    if bytes.len() >= 4 && bytes[..4] == *b"\0asm" {
+        return Ok(Source::Module(bytes.to_vec()));
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(Error::compile("input bytes aren't valid utf-8"));
+    };
+    if is_wat(text) {
+        return Ok(Source::Module(bytes.to_vec()));
+    }
+    Ok(Source::Manifest(Box::new(Manifest::parse(text)?)))
+}
+
+fn is_wat(text: &str) -> bool {
+    let trimmed = text.trim_start();
+    if let Some(rest) = text.strip_prefix('(') {
+        if rest.trim_start().starts_with("module") && trimmed.len() > 2 {
+            return true;
+        }
+    }
+    trimmed.starts_with(";;") || trimmed.starts_with("(;")
+}
+
+/// A module of a loaded manifest, with its final link name.
+pub struct NamedModule {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Options that decide how wasm entries are fetched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Accept `{"ptr", "len"}` data entries. Only an FFI caller, whose own
+    /// memory those addresses are, may turn this on.
+    pub allow_raw_pointers: bool,
+}
+
+/// The name a module of the manifest is linked under; the last one becomes
+/// `main` unless an earlier one took that name (MANIFEST.md §3).
+pub const MAIN: &str = "main";
+
+impl Manifest {
+    /// Fetch, verify and name every module.
+    pub fn load_modules(&self, options: LoadOptions) -> Result<Vec<NamedModule>> {
+        if self.wasm.is_empty() {
+            return Err(Error::manifest("No wasm files specified in Extism manifest"));
+        }
+        let count = self.wasm.len();
+        let mut modules: Vec<NamedModule> = Vec::with_capacity(count);
+        let mut have_main = false;
+        for (index, wasm) in self.wasm.iter().enumerate() {
+            let (name, hash) = wasm.meta();
+            let bytes = fetch(wasm, options)?;
+            if let Some(expected) = hash {
+                let actual = hex(&Sha256::digest(&bytes));
+                if &actual != expected {
+                    return Err(Error::manifest(format!(
+                        "Hash mismatch, found {actual} but expected {expected}"
+                    )));
+                }
+            }
+            let is_last = index + 1 == count;
+            let name = if count == 1 || (is_last && !have_main) {
+                MAIN.to_string()
+            } else {
+                name.clone().unwrap_or_else(|| MAIN.to_string())
+            };
+            if name == MAIN {
+                have_main = true;
+            }
+            if name == crate::kernel::ENV_MODULE || modules.iter().any(|m| m.name == name) {
+                return Err(Error::manifest(format!(
+                    "Duplicate module name found in Extism manifest: {name}"
+                )));
+            }
+            modules.push(NamedModule { name, bytes });
+        }
+        Ok(modules)
+    }
+}
+
+fn fetch(wasm: &Wasm, options: LoadOptions) -> Result<Vec<u8>> {
+    match wasm {
+        Wasm::File { path, .. } => std::fs::read(path).map_err(|e| {
+            Error::manifest(format!(
+                "Unable to load Wasm file \"{}\": {}",
+                path.display(),
+                io_kind_text(&e)
+            ))
+        }),
+        Wasm::Data {
+            data: WasmData::Base64(text),
+            ..
+        } => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| unknown_format()),
+        Wasm::Data {
+            data: WasmData::Raw(raw),
+            ..
+        } => {
+            if !options.allow_raw_pointers {
+                return Err(Error::manifest(
+                    "wasm data given as a {ptr, len} address is only accepted from the C API",
+                ));
+            }
+            if raw.ptr == 0 || raw.len > isize::MAX as u64 {
+                return Err(Error::manifest("invalid {ptr, len} wasm data"));
+            }
+            // SAFETY: the C caller vouches that this range of its own memory is
+            // readable; that is the documented contract of the {ptr, len} form.
+            let slice =
+                unsafe { std::slice::from_raw_parts(raw.ptr as usize as *const u8, raw.len as usize) };
+            Ok(slice.to_vec())
+        }
+        Wasm::Url {
+            url,
+            headers,
+            method,
+            ..
+        } => crate::http::fetch_module(url, headers, method.as_deref()),
+    }
+}
+
+/// Rust's `ErrorKind` text, as the official runtime reports file errors.
+fn io_kind_text(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "entity not found".into(),
+        PermissionDenied => "permission denied".into(),
+        IsADirectory => "is a directory".into(),
+        _ => e.kind().to_string(),
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert!(matches!(classify(b"\0asm\x01\0\0\0").unwrap(), Source::Module(_)));
+        assert!(matches!(classify(b"(module)").unwrap(), Source::Module(_)));
+        assert!(matches!(classify(b";; c\n(module)").unwrap(), Source::Module(_)));
+        assert!(matches!(classify(b"  ;; c\n(module)").unwrap(), Source::Module(_)));
+        let e = classify(b"  (module)").err().unwrap();
+        assert_eq!(e.message(), "Unknown manifest format");
+        let e = classify(b"\xff\xfe").err().unwrap();
+        assert_eq!(e.message(), "input bytes aren't valid utf-8");
+        let Source::Manifest(m) = classify(b"").unwrap() else { panic!() };
+        assert_eq!(
+            m.load_modules(LoadOptions::default()).err().unwrap().message(),
+            "No wasm files specified in Extism manifest"
+        );
+    }
+
+    #[test]
+    fn schema_is_strict() {
+        for bad in [
+            r#"{"wasm": [{"data": "AGFzbQEAAAA=", "path": "x"}]}"#,
+            r#"{"wasm": [{"data": "not base64!"}]}"#,
+            r#"{"wasm": [], "bogus": 1}"#,
+            r#"{"wasm": [], "memory": {"max_pages": 1, "x": 2}}"#,
+            r#"{"wasm": [], "config": {"a": 1}}"#,
+            r#"{"wasm": [{"data": [0, 97, 115, 109]}]}"#,
+            r#"{"wasm": [{"url": "http://x", "bogus": 1}]}"#,
+            "{",
+        ] {
+            let e = Manifest::parse(bad).err().unwrap_or_else(|| panic!("{bad}"));
+            assert_eq!(e.message(), "Unknown manifest format", "{bad}");
+        }
+        let m = Manifest::parse(
+            r#"{"wasm": [{"data": "AGFzbQEAAAA=", "name": "x", "hash": "h"}],
+                "memory": {"max_pages": 2, "max_var_bytes": null},
+                "config": {"a": "b"}, "allowed_hosts": null, "allowed_paths": {"/a": "/b"},
+                "timeout_ms": 5}"#,
+        )
+        .unwrap();
+        assert_eq!(m.max_pages(), Some(2));
+        assert_eq!(m.max_var_bytes(), DEFAULT_MAX_VAR_BYTES);
+        assert_eq!(m.timeout_ms, Some(5));
+        let toml = Manifest::parse("timeout_ms = 1000\nwasm = [{ data = \"AGFzbQEAAAA=\" }]\n[config]\ngreeting = \"hi\"\n").unwrap();
+        assert_eq!(toml.config["greeting"], "hi");
+    }
+
+    #[test]
+    fn naming_and_hashes() {
+        let empty = "AGFzbQEAAAA=";
+        let two_unnamed = Manifest::parse(&format!(
+            r#"{{"wasm": [{{"data": "{empty}"}}, {{"data": "{empty}"}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            two_unnamed.load_modules(LoadOptions::default()).err().unwrap().message(),
+            "Duplicate module name found in Extism manifest: main"
+        );
+        let named = Manifest::parse(&format!(
+            r#"{{"wasm": [{{"data": "{empty}", "name": "lib"}}, {{"data": "{empty}", "name": "other"}}]}}"#
+        ))
+        .unwrap();
+        let names: Vec<_> = named
+            .load_modules(LoadOptions::default())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["lib", "main"]);
+        let sha = hex(&Sha256::digest(b"\0asm\x01\0\0\0"));
+        let ok = Manifest::parse(&format!(r#"{{"wasm": [{{"data": "{empty}", "hash": "{sha}"}}]}}"#)).unwrap();
+        assert!(ok.load_modules(LoadOptions::default()).is_ok());
+        let upper = sha.to_uppercase();
+        let bad = Manifest::parse(&format!(r#"{{"wasm": [{{"data": "{empty}", "hash": "{upper}"}}]}}"#)).unwrap();
+        assert_eq!(
+            bad.load_modules(LoadOptions::default()).err().unwrap().message(),
+            format!("Hash mismatch, found {sha} but expected {upper}")
+        );
+        let missing = Manifest::parse(r#"{"wasm": [{"path": "/no/such/file.wasm"}]}"#).unwrap();
+        assert_eq!(
+            missing.load_modules(LoadOptions::default()).err().unwrap().message(),
+            "Unable to load Wasm file \"/no/such/file.wasm\": entity not found"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! The state a plugin's wasmtime store carries: everything host functions
+//! and the kernel glue need during a call.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::compiled::Compiled;
+use crate::kernel::Kernel;
+use crate::limits::{Interrupt, MemoryLimiter};
+use crate::log::LogSink;
+
+pub(crate) struct PluginState {
+    pub compiled: Arc<Compiled>,
+    pub kernel: Option<Kernel>,
+    pub limiter: MemoryLimiter,
+    pub wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
+    pub config: BTreeMap<String, String>,
+    pub vars: BTreeMap<String, Vec<u8>>,
+    pub http_status: u16,
+    /// `Some` once response headers are enabled for this plugin.
+    pub http_headers: Option<BTreeMap<String, String>>,
+    pub host_context: Option<Box<dyn Any + Send>>,
+    pub interrupt: Arc<Interrupt>,
+    /// When the running call must stop (its `timeout_ms`).
+    pub deadline: Option<Instant>,
+    pub id: uuid::Uuid,
+    /// The id as text, made once for log events.
+    pub id_text: Arc<str>,
+    pub log: Option<LogSink>,
+}
+
+impl PluginState {
+    pub fn kernel(&self) -> &Kernel {
+        self.kernel.as_ref().expect("kernel is instantiated before any wasm runs")
+    }
+}
