@@ -221,9 +221,18 @@ pub struct ModuleDescription {
     pub exports: Vec<(String, String)>,
 }
 
+/// A function type as `(func (param ..) (result ..))`.
+pub(crate) fn func_type_text(ty: &wasmtime::FuncType) -> String {
+    let text = ty.to_string();
+    match text.strip_prefix("(type ").and_then(|t| t.strip_suffix(')')) {
+        Some(inner) => inner.to_string(),
+        None => text,
+    }
+}
+
 fn describe_type(ty: &ExternType) -> String {
     match ty {
-        ExternType::Func(f) => f.to_string(),
+        ExternType::Func(f) => func_type_text(f),
         ExternType::Memory(_) => "memory".into(),
         ExternType::Table(_) => "table".into(),
         ExternType::Global(_) => "global".into(),
@@ -333,7 +342,9 @@ fn plan_import(
         if let ExternType::Func(expected) = &ty {
             if !provided.matches(expected) || !expected.matches(provided) {
                 return ImportSource::Unresolved(Error::compile(format!(
-                    "types incompatible: expected type `{expected}`, found type `{provided}`"
+                    "types incompatible: expected type `{}`, found type `{}`",
+                    func_type_text(expected),
+                    func_type_text(provided)
                 )));
             }
         }

@@ -57,7 +57,10 @@ impl<'a> CurrentPlugin<'a> {
             return Ok(0);
         }
         let length = self.caller.data().kernel().length.clone();
-        length.call(&mut self.caller, handle as i64).map(|n| n as u64).map_err(trap)
+        length
+            .call(&mut self.caller, handle as i64)
+            .map(|n| n as u64)
+            .map_err(trap)
     }
 
     /// The bytes of the live block at `handle` (empty for handle 0).
@@ -74,7 +77,10 @@ impl<'a> CurrentPlugin<'a> {
     pub fn alloc_bytes(&mut self, bytes: &[u8]) -> Result<u64> {
         let handle = self.alloc(bytes.len() as u64)?;
         if handle == 0 && !bytes.is_empty() {
-            return Err(Error::new(crate::ErrorKind::OutOfMemory, "failed to allocate extism memory"));
+            return Err(Error::new(
+                crate::ErrorKind::OutOfMemory,
+                "failed to allocate extism memory",
+            ));
         }
         let start = handle as usize;
         self.memory()[start..start + bytes.len()].copy_from_slice(bytes);

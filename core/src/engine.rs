@@ -40,7 +40,10 @@ fn config(fuel: bool) -> Result<Config> {
         Some(path) if path.is_empty() => {}
         Some(path) => {
             let cache = wasmtime::Cache::from_file(Some(std::path::Path::new(&path))).map_err(|e| {
-                Error::new(ErrorKind::Compile, format!("cache config: {}", crate::error::wasmtime_text(&e)))
+                Error::new(
+                    ErrorKind::Compile,
+                    format!("cache config: {}", crate::error::wasmtime_text(&e)),
+                )
             })?;
             config.cache(Some(cache));
         }
@@ -49,8 +52,8 @@ fn config(fuel: bool) -> Result<Config> {
 }
 
 fn make(fuel: bool) -> Result<Shared> {
-    let engine = Engine::new(&config(fuel)?)
-        .map_err(|e| Error::new(ErrorKind::Compile, crate::error::wasmtime_text(&e)))?;
+    let engine =
+        Engine::new(&config(fuel)?).map_err(|e| Error::new(ErrorKind::Compile, crate::error::wasmtime_text(&e)))?;
     let kernel = crate::kernel::compile(&engine)?;
     Ok(Shared { engine, kernel })
 }

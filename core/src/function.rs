@@ -86,16 +86,32 @@ impl Val {
     }
 
     pub fn i32(&self) -> Option<i32> {
-        if let Val::I32(v) = self { Some(*v) } else { None }
+        if let Val::I32(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
     pub fn i64(&self) -> Option<i64> {
-        if let Val::I64(v) = self { Some(*v) } else { None }
+        if let Val::I64(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
     pub fn f32(&self) -> Option<f32> {
-        if let Val::F32(v) = self { Some(*v) } else { None }
+        if let Val::F32(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
     pub fn f64(&self) -> Option<f64> {
-        if let Val::F64(v) = self { Some(*v) } else { None }
+        if let Val::F64(v) = self {
+            Some(*v)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn from_wasmtime(v: &wasmtime::Val) -> Val {
@@ -130,8 +146,7 @@ impl Val {
 /// The callback behind a host function. An `Err` ends the plugin call with
 /// that error; `CurrentPlugin::set_error` reports a plugin error without
 /// trapping.
-pub type HostCallback =
-    dyn Fn(&mut CurrentPlugin<'_>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static;
+pub type HostCallback = dyn Fn(&mut CurrentPlugin<'_>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static;
 
 /// A host function that plugins import as `namespace::name`.
 ///
@@ -208,8 +223,16 @@ impl Function {
     }
 
     pub(crate) fn func_type(&self, engine: &wasmtime::Engine) -> Result<wasmtime::FuncType> {
-        let params = self.params.iter().map(|t| t.to_wasmtime()).collect::<Result<Vec<_>>>()?;
-        let results = self.results.iter().map(|t| t.to_wasmtime()).collect::<Result<Vec<_>>>()?;
+        let params = self
+            .params
+            .iter()
+            .map(|t| t.to_wasmtime())
+            .collect::<Result<Vec<_>>>()?;
+        let results = self
+            .results
+            .iter()
+            .map(|t| t.to_wasmtime())
+            .collect::<Result<Vec<_>>>()?;
         Ok(wasmtime::FuncType::new(engine, params, results))
     }
 

@@ -30,10 +30,13 @@ pub(crate) struct HttpResponse {
 /// Whether `host` (no port, as URL parsing leaves it) matches one of the
 /// allowed-host globs. `None` or an empty list allows nothing.
 pub fn host_allowed(allowed: Option<&[String]>, host: &str) -> bool {
-    allowed.unwrap_or_default().iter().any(|entry| match glob::Pattern::new(entry) {
-        Ok(pattern) => pattern.matches(host),
-        Err(_) => entry == host,
-    })
+    allowed
+        .unwrap_or_default()
+        .iter()
+        .any(|entry| match glob::Pattern::new(entry) {
+            Ok(pattern) => pattern.matches(host),
+            Err(_) => entry == host,
+        })
 }
 
 const MAX_REDIRECTS: usize = 10;
@@ -110,7 +113,11 @@ pub(crate) fn plugin_request(
                 "HTTP response exceeds the configured maximum number of bytes: {max_body}"
             )));
         }
-        return Ok(HttpResponse { status, headers, body: bytes });
+        return Ok(HttpResponse {
+            status,
+            headers,
+            body: bytes,
+        });
     }
     Err(host_error(format!("too many redirects: {url}")))
 }

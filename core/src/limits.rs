@@ -107,6 +107,7 @@ impl Interrupt {
 
     pub fn end(&self) {
         self.running.store(false, Ordering::SeqCst);
+        self.cancelled.store(false, Ordering::SeqCst);
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -90,14 +90,22 @@ impl TryFrom<WasmEntry> for Wasm {
     fn try_from(e: WasmEntry) -> std::result::Result<Wasm, String> {
         let not_url = e.headers.is_none() && e.method.is_none();
         match (e.path, e.data, e.url) {
-            (Some(path), None, None) if not_url => Ok(Wasm::File { path, name: e.name, hash: e.hash }),
+            (Some(path), None, None) if not_url => Ok(Wasm::File {
+                path,
+                name: e.name,
+                hash: e.hash,
+            }),
             (None, Some(data), None) if not_url => {
                 if let WasmData::Base64(text) = &data {
                     base64::engine::general_purpose::STANDARD
                         .decode(text)
                         .map_err(|e| e.to_string())?;
                 }
-                Ok(Wasm::Data { data, name: e.name, hash: e.hash })
+                Ok(Wasm::Data {
+                    data,
+                    name: e.name,
+                    hash: e.hash,
+                })
             }
             (None, None, Some(url)) => Ok(Wasm::Url {
                 url,
@@ -123,9 +131,9 @@ impl Wasm {
 
     fn meta(&self) -> (&Option<String>, &Option<String>) {
         match self {
-            Wasm::File { name, hash, .. }
-            | Wasm::Data { name, hash, .. }
-            | Wasm::Url { name, hash, .. } => (name, hash),
+            Wasm::File { name, hash, .. } | Wasm::Data { name, hash, .. } | Wasm::Url { name, hash, .. } => {
+                (name, hash)
+            }
         }
     }
 }
@@ -312,15 +320,11 @@ fn fetch(wasm: &Wasm, options: LoadOptions) -> Result<Vec<u8>> {
             }
             // SAFETY: the C caller vouches that this range of its own memory is
             // readable; that is the documented contract of the {ptr, len} form.
-            let slice =
-                unsafe { std::slice::from_raw_parts(raw.ptr as usize as *const u8, raw.len as usize) };
+            let slice = unsafe { std::slice::from_raw_parts(raw.ptr as usize as *const u8, raw.len as usize) };
             Ok(slice.to_vec())
         }
         Wasm::Url {
-            url,
-            headers,
-            method,
-            ..
+            url, headers, method, ..
         } => crate::http::fetch_module(url, headers, method.as_deref()),
     }
 }
@@ -354,7 +358,9 @@ mod tests {
         assert_eq!(e.message(), "Unknown manifest format");
         let e = classify(b"\xff\xfe").err().unwrap();
         assert_eq!(e.message(), "input bytes aren't valid utf-8");
-        let Source::Manifest(m) = classify(b"").unwrap() else { panic!() };
+        let Source::Manifest(m) = classify(b"").unwrap() else {
+            panic!()
+        };
         assert_eq!(
             m.load_modules(LoadOptions::default()).err().unwrap().message(),
             "No wasm files specified in Extism manifest"
@@ -386,7 +392,9 @@ mod tests {
         assert_eq!(m.max_pages(), Some(2));
         assert_eq!(m.max_var_bytes(), DEFAULT_MAX_VAR_BYTES);
         assert_eq!(m.timeout_ms, Some(5));
-        let toml = Manifest::parse("timeout_ms = 1000\nwasm = [{ data = \"AGFzbQEAAAA=\" }]\n[config]\ngreeting = \"hi\"\n").unwrap();
+        let toml =
+            Manifest::parse("timeout_ms = 1000\nwasm = [{ data = \"AGFzbQEAAAA=\" }]\n[config]\ngreeting = \"hi\"\n")
+                .unwrap();
         assert_eq!(toml.config["greeting"], "hi");
     }
 
@@ -398,7 +406,11 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            two_unnamed.load_modules(LoadOptions::default()).err().unwrap().message(),
+            two_unnamed
+                .load_modules(LoadOptions::default())
+                .err()
+                .unwrap()
+                .message(),
             "Duplicate module name found in Extism manifest: main"
         );
         let named = Manifest::parse(&format!(

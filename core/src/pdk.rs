@@ -200,11 +200,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
     linker.func_wrap(ENV_MODULE, "config_get", config_get).map_err(wrap)?;
     linker.func_wrap(ENV_MODULE, "var_get", var_get).map_err(wrap)?;
     linker.func_wrap(ENV_MODULE, "var_set", var_set).map_err(wrap)?;
-    linker.func_wrap(ENV_MODULE, "http_request", http_request).map_err(wrap)?;
+    linker
+        .func_wrap(ENV_MODULE, "http_request", http_request)
+        .map_err(wrap)?;
     linker
         .func_wrap(ENV_MODULE, "http_status_code", |c: Ctx<'_>| c.data().http_status as i32)
         .map_err(wrap)?;
-    linker.func_wrap(ENV_MODULE, "http_headers", http_headers).map_err(wrap)?;
+    linker
+        .func_wrap(ENV_MODULE, "http_headers", http_headers)
+        .map_err(wrap)?;
     for (name, level) in [
         ("log_trace", LogLevel::Trace),
         ("log_debug", LogLevel::Debug),

@@ -87,7 +87,7 @@ pub(crate) fn call_error_from_wasmtime(err: wasmtime::Error) -> (i32, Error) {
         return (RC_ERROR, e.clone());
     }
     if let Some(trap) = err.downcast_ref::<Trap>() {
-        let mut text = format!("wasm trap: {trap}");
+        let mut text = trap.to_string();
         if let Some(bt) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
             if let Some(name) = bt.frames().first().and_then(|f| f.func_name()) {
                 text.push_str(&format!(", in function `{name}`"));
@@ -170,8 +170,8 @@ impl Plugin {
     /// Merge a JSON object of `string → string | null` into the config (`null`
     /// removes a key). Anything else changes nothing and fails.
     pub fn update_config_json(&mut self, json: &[u8]) -> Result<()> {
-        let parsed: BTreeMap<String, Option<String>> = serde_json::from_slice(json)
-            .map_err(|e| Error::invalid(format!("invalid config: {e}")))?;
+        let parsed: BTreeMap<String, Option<String>> =
+            serde_json::from_slice(json).map_err(|e| Error::invalid(format!("invalid config: {e}")))?;
         self.update_config(parsed);
         Ok(())
     }
@@ -218,15 +218,20 @@ impl Plugin {
             return Some(e.clone());
         }
         let func = self.main.get_func(&mut self.store, name)?;
+        // Types are checked by hand first: a failed `typed` builds an error
+        // (and a backtrace), which no successful path may do.
         let ty = func.ty(&self.store);
-        let export = if ty.params().len() != 0 {
-            Export::Other(func)
-        } else if let Ok(f) = func.typed::<(), i32>(&self.store) {
-            Export::ReturnsI32(f)
-        } else if let Ok(f) = func.typed::<(), ()>(&self.store) {
-            Export::ReturnsNothing(f)
-        } else {
-            Export::Other(func)
+        let results: Vec<ValType> = ty.results().collect();
+        let export = match (ty.params().len(), results.as_slice()) {
+            (0, [ValType::I32]) => func
+                .typed::<(), i32>(&self.store)
+                .map(Export::ReturnsI32)
+                .unwrap_or(Export::Other(func)),
+            (0, []) => func
+                .typed::<(), ()>(&self.store)
+                .map(Export::ReturnsNothing)
+                .unwrap_or(Export::Other(func)),
+            _ => Export::Other(func),
         };
         self.exports.insert(name.into(), export.clone());
         Some(export)
@@ -238,7 +243,9 @@ impl Plugin {
         let (offset, length) = self.output;
         let memory = self.store.data().kernel().memory.data(&self.store);
         let start = offset as usize;
-        memory.get(start..start.saturating_add(length as usize)).unwrap_or_default()
+        memory
+            .get(start..start.saturating_add(length as usize))
+            .unwrap_or_default()
     }
 
     /// The address of the last call's output in Extism memory (for the C API,
@@ -281,46 +288,14 @@ impl Plugin {
     fn run(&mut self, name: &str, input: &[u8], host_context: Option<Box<dyn Any + Send>>) -> CallResult {
         self.store.data_mut().host_context = host_context;
         let kernel = self.store.data().kernel().clone();
-
-        // Reset Extism memory and place the input.
-        match kernel.begin_call.call(&mut self.store, input.len() as i64) {
-            Ok(-1) => {
-                return CallResult::fail(
-                    RC_ERROR,
-                    Error::new(ErrorKind::OutOfMemory, "failed to allocate extism memory"),
-                )
-            }
-            Ok(handle) => {
-                if !input.is_empty() {
-                    let start = handle as usize;
-                    kernel.memory.data_mut(&mut self.store)[start..start + input.len()].copy_from_slice(input);
-                }
-            }
-            Err(e) => {
-                let (rc, mut error) = call_error_from_wasmtime(e);
-                if error.kind() == ErrorKind::OutOfMemory {
-                    error = Error::new(ErrorKind::OutOfMemory, "failed to allocate extism memory");
-                }
-                return CallResult::fail(rc, error);
-            }
-        }
-
-        let Some(export) = self.export(name) else {
-            return CallResult::fail(
-                RC_ERROR,
-                Error::new(ErrorKind::FunctionNotFound, format!("Function not found: {name}")),
-            );
-        };
-
-        let result = {
-            let _timer = self.arm(self.compiled.manifest.timeout_ms);
-            let r = match &export {
-                Export::ReturnsI32(f) => f.call(&mut self.store, ()),
-                Export::ReturnsNothing(f) => f.call(&mut self.store, ()).map(|()| 0),
-                Export::Other(f) => call_untyped(&mut self.store, name, *f),
-            };
-            self.disarm();
-            r
+        // Armed before any wasm runs, so a cancel also stops the input copy.
+        let timer = self.arm(self.compiled.manifest.timeout_ms);
+        let invoked = self.place_input_and_invoke(&kernel, name, input);
+        self.disarm();
+        drop(timer);
+        let result = match invoked {
+            Ok(result) => result,
+            Err(early) => return early,
         };
 
         let fueled = self.compiled.fuel_limit.is_some();
@@ -356,6 +331,48 @@ impl Plugin {
         }
     }
 
+    /// Reset Extism memory, place the input, find the export and run it.
+    /// `Err` is a finished result (the export never ran).
+    fn place_input_and_invoke(
+        &mut self,
+        kernel: &Kernel,
+        name: &str,
+        input: &[u8],
+    ) -> Result<wasmtime::Result<i32>, CallResult> {
+        match kernel.begin_call.call(&mut self.store, input.len() as i64) {
+            Ok(-1) => {
+                return Err(CallResult::fail(
+                    RC_ERROR,
+                    Error::new(ErrorKind::OutOfMemory, "failed to allocate extism memory"),
+                ))
+            }
+            Ok(handle) => {
+                if !input.is_empty() {
+                    let start = handle as usize;
+                    kernel.memory.data_mut(&mut self.store)[start..start + input.len()].copy_from_slice(input);
+                }
+            }
+            Err(e) => {
+                let (rc, mut error) = call_error_from_wasmtime(e);
+                if error.kind() == ErrorKind::OutOfMemory {
+                    error = Error::new(ErrorKind::OutOfMemory, "failed to allocate extism memory");
+                }
+                return Err(CallResult::fail(rc, error));
+            }
+        }
+        let Some(export) = self.export(name) else {
+            return Err(CallResult::fail(
+                RC_ERROR,
+                Error::new(ErrorKind::FunctionNotFound, format!("Function not found: {name}")),
+            ));
+        };
+        Ok(match &export {
+            Export::ReturnsI32(f) => f.call(&mut self.store, ()),
+            Export::ReturnsNothing(f) => f.call(&mut self.store, ()).map(|()| 0),
+            Export::Other(f) => call_untyped(&mut self.store, name, *f),
+        })
+    }
+
     /// The text of the error the plugin set, if it set one (a live block).
     fn plugin_error(&mut self, kernel: &Kernel) -> Option<String> {
         let handle = read_u64(&kernel.error, &mut self.store);
@@ -377,9 +394,7 @@ impl Plugin {
     }
 
     fn disarm(&mut self) {
-        let state = self.store.data_mut();
-        state.deadline = None;
-        state.interrupt.end();
+        disarm(&mut self.store);
     }
 
     /// Free every block of Extism memory (vars, config and the plugin's own
@@ -421,6 +436,15 @@ impl Plugin {
 
 use crate::function::Function;
 
+/// Stop the clock; host-side kernel work after the call must not be hit by
+/// the deadline or a late cancel.
+fn disarm(store: &mut Store<PluginState>) {
+    let state = store.data_mut();
+    state.deadline = None;
+    state.interrupt.end();
+    store.set_epoch_deadline(1);
+}
+
 fn arm(store: &mut Store<PluginState>, timeout_ms: Option<u64>) -> Option<TimedSection> {
     let state = store.data_mut();
     state.interrupt.begin();
@@ -453,7 +477,10 @@ fn call_untyped(store: &mut Store<PluginState>, name: &str, func: Func) -> wasmt
     func.call(&mut *store, &[], &mut out)?;
     Err(wasmtime::Error::new(Error::new(
         ErrorKind::FunctionNotFound,
-        format!("Function {name} returned a {} instead of an i32", ty.results().next().map(|t| t.to_string()).unwrap_or_default()),
+        format!(
+            "Function {name} returned a {} instead of an i32",
+            ty.results().next().map(|t| t.to_string()).unwrap_or_default()
+        ),
     )))
 }
 
@@ -499,8 +526,7 @@ fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<Plug
     // (DECISIONS.md), so a start section that loops forever cannot hang creation.
     let timer = arm(&mut store, compiled.manifest.timeout_ms);
     let result = instantiate_modules(compiled, &mut store, &kernel);
-    store.data_mut().deadline = None;
-    store.data().interrupt.end();
+    disarm(&mut store);
     drop(timer);
     let main = result?;
     Ok((store, main))
@@ -560,14 +586,21 @@ fn describe_missing(module: &crate::compiled::CompiledModule, position: usize) -
         .unwrap_or_default()
 }
 
+/// The export `name` if it has type `() -> ()` (checked without building an error).
 fn nullary(store: &mut Store<PluginState>, instance: &Instance, name: &str) -> Option<TypedFunc<(), ()>> {
-    instance.get_typed_func::<(), ()>(&mut *store, name).ok()
+    let func = instance.get_func(&mut *store, name)?;
+    let ty = func.ty(&*store);
+    if ty.params().len() != 0 || ty.results().len() != 0 {
+        return None;
+    }
+    func.typed::<(), ()>(&*store).ok()
 }
 
 /// A dependency module: `_initialize` once, as wasmtime's reactor linking does.
 fn initialize_reactor(store: &mut Store<PluginState>, instance: &Instance) -> Result<()> {
     if let Some(init) = nullary(store, instance, "_initialize") {
-        init.call(&mut *store, ()).map_err(|e| init_error("failed to initialize wasi runtime", e))?;
+        init.call(&mut *store, ())
+            .map_err(|e| init_error("failed to initialize wasi runtime", e))?;
     }
     Ok(())
 }
@@ -580,7 +613,10 @@ fn initialize_main(store: &mut Store<PluginState>, instance: &Instance) -> Resul
                 .map_err(|e| init_error("failed to initialize Haskell reactor runtime", e))?;
         }
         let ty = hs_init.ty(&*store);
-        let args: Vec<Val> = ty.params().map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0))).collect();
+        let args: Vec<Val> = ty
+            .params()
+            .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
+            .collect();
         let mut results: Vec<Val> = ty
             .results()
             .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
@@ -592,12 +628,14 @@ fn initialize_main(store: &mut Store<PluginState>, instance: &Instance) -> Resul
     }
     if let Some(ctors) = instance.get_func(&mut *store, "__wasm_call_ctors") {
         if let Ok(f) = ctors.typed::<(), ()>(&*store) {
-            f.call(&mut *store, ()).map_err(|e| init_error("failed to initialize wasi runtime", e))?;
+            f.call(&mut *store, ())
+                .map_err(|e| init_error("failed to initialize wasi runtime", e))?;
         }
         return Ok(());
     }
     if let Some(init) = nullary(store, instance, "_initialize") {
-        init.call(&mut *store, ()).map_err(|e| init_error("failed to initialize wasi runtime", e))?;
+        init.call(&mut *store, ())
+            .map_err(|e| init_error("failed to initialize wasi runtime", e))?;
     }
     Ok(())
 }
@@ -615,5 +653,4 @@ fn init_error(context: &str, e: wasmtime::Error) -> Error {
 fn _assert_send() {
     fn is_send<T: Send>() {}
     is_send::<Plugin>();
-    let _ = ValType::I32;
 }

@@ -39,7 +39,10 @@ impl SharedPlugin {
     pub fn lock(&self) -> Result<PluginGuard<'_>> {
         let me = this_thread();
         if self.holder.load(Ordering::SeqCst) == me {
-            return Err(Error::new(ErrorKind::Reentrant, "cannot make reentrant calls into plugin"));
+            return Err(Error::new(
+                ErrorKind::Reentrant,
+                "cannot make reentrant calls into plugin",
+            ));
         }
         let guard = self.plugin.lock().unwrap_or_else(|e| e.into_inner());
         self.holder.store(me, Ordering::SeqCst);

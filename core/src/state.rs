@@ -33,6 +33,8 @@ pub(crate) struct PluginState {
 
 impl PluginState {
     pub fn kernel(&self) -> &Kernel {
-        self.kernel.as_ref().expect("kernel is instantiated before any wasm runs")
+        self.kernel
+            .as_ref()
+            .expect("kernel is instantiated before any wasm runs")
     }
 }

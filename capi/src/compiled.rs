@@ -1,0 +1,107 @@
+//! Compiled plugins: compile once, create many plugins.
+
+use std::ffi::c_char;
+
+use extism_core::{CompiledPlugin, PluginBuilder};
+
+use crate::function::{take_functions, ExtismFunction};
+use crate::guard::{bytes_arg, guard, set_errmsg};
+use crate::types::ExtismSize;
+
+/// A compiled plugin; free it with `extism_compiled_plugin_free`. Plugins made
+/// from it stay valid after it is freed. Safe to share between threads for
+/// `extism_plugin_new_from_compiled`.
+pub struct ExtismCompiledPlugin {
+    pub(crate) compiled: CompiledPlugin,
+}
+
+pub(crate) const COMPILE_PREFIX: &str = "Unable to compile Extism plugin: ";
+
+/// Classify `wasm` (wasm, WAT, or a JSON/TOML manifest) and compile it.
+pub(crate) unsafe fn compile(
+    wasm: *const u8,
+    wasm_size: ExtismSize,
+    functions: *const *const ExtismFunction,
+    n_functions: ExtismSize,
+    with_wasi: bool,
+    fuel_limit: Option<u64>,
+) -> Result<CompiledPlugin, String> {
+    let bytes = bytes_arg(wasm, wasm_size, "wasm").map_err(|e| format!("{COMPILE_PREFIX}{e}"))?;
+    let functions = take_functions(functions, n_functions).map_err(str::to_string)?;
+    PluginBuilder::new(bytes)
+        .with_functions(functions)
+        .with_wasi(with_wasi)
+        .with_fuel_limit(fuel_limit)
+        .allow_raw_pointers(true)
+        .compile()
+        .map_err(|e| format!("{COMPILE_PREFIX}{e}"))
+}
+
+unsafe fn new_compiled(
+    wasm: *const u8,
+    wasm_size: ExtismSize,
+    functions: *const *const ExtismFunction,
+    n_functions: ExtismSize,
+    with_wasi: bool,
+    fuel_limit: Option<u64>,
+    errmsg: *mut *mut c_char,
+) -> *mut ExtismCompiledPlugin {
+    guard(std::ptr::null_mut(), || {
+        match compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit) {
+            Ok(compiled) => Box::into_raw(Box::new(ExtismCompiledPlugin { compiled })),
+            Err(text) => {
+                set_errmsg(errmsg, &text);
+                std::ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Compile a plugin without creating an instance. `functions` (an array of
+/// `n_functions` pointers, or NULL) are taken by this call. Returns NULL on
+/// failure and, if `errmsg` is not NULL, sets it to a message to free with
+/// `extism_plugin_new_error_free`.
+#[no_mangle]
+pub unsafe extern "C" fn extism_compiled_plugin_new(
+    wasm: *const u8,
+    wasm_size: ExtismSize,
+    functions: *const *const ExtismFunction,
+    n_functions: ExtismSize,
+    with_wasi: bool,
+    errmsg: *mut *mut c_char,
+) -> *mut ExtismCompiledPlugin {
+    new_compiled(wasm, wasm_size, functions, n_functions, with_wasi, None, errmsg)
+}
+
+/// Like `extism_compiled_plugin_new`; every plugin made from it gets a budget
+/// of `fuel_limit` fuel per call.
+#[no_mangle]
+pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
+    wasm: *const u8,
+    wasm_size: ExtismSize,
+    functions: *const *const ExtismFunction,
+    n_functions: ExtismSize,
+    with_wasi: bool,
+    fuel_limit: u64,
+    errmsg: *mut *mut c_char,
+) -> *mut ExtismCompiledPlugin {
+    new_compiled(
+        wasm,
+        wasm_size,
+        functions,
+        n_functions,
+        with_wasi,
+        Some(fuel_limit),
+        errmsg,
+    )
+}
+
+/// Free a compiled plugin. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn extism_compiled_plugin_free(plugin: *mut ExtismCompiledPlugin) {
+    guard((), || {
+        if !plugin.is_null() {
+            drop(Box::from_raw(plugin));
+        }
+    })
+}

@@ -1,0 +1,46 @@
+//! The panic guard and the pointer/string checks shared by every export.
+
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Run `body`; a panic becomes `fallback` instead of unwinding into C.
+pub(crate) fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// A C string argument as UTF-8. `Err` says what is wrong with it.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, String> {
+    if ptr.is_null() {
+        return Err(format!("{what} is NULL"));
+    }
+    CStr::from_ptr(ptr)
+        .to_str()
+        .map_err(|e| format!("{what} is not valid UTF-8: {e}"))
+}
+
+/// A byte buffer argument; NULL is fine only with length 0.
+pub(crate) unsafe fn bytes_arg<'a>(ptr: *const u8, len: u64, what: &str) -> Result<&'a [u8], String> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(format!("{what} is NULL but its length is {len}"));
+    }
+    if len > isize::MAX as u64 {
+        return Err(format!("{what} length {len} is too large"));
+    }
+    Ok(std::slice::from_raw_parts(ptr, len as usize))
+}
+
+/// Text for C: interior NUL bytes would cut it short, so they are escaped.
+pub(crate) fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Write an error into an `errmsg` out-parameter (if given); the caller frees
+/// it with `extism_plugin_new_error_free`.
+pub(crate) unsafe fn set_errmsg(errmsg: *mut *mut c_char, text: &str) {
+    if !errmsg.is_null() {
+        *errmsg = c_string(text).into_raw();
+    }
+}

@@ -1,0 +1,211 @@
+//! User host functions (ABI.md §9): types, namespaces, memory access, host
+//! context, errors, overriding built-ins, reentrancy.
+
+mod common;
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use extism_core::{Error, Function, PluginBuilder, SharedPlugin, Val, ValType, RC_ERROR};
+
+/// hello_world: returns "Hello, <input>!" in a new block.
+fn hello() -> Function {
+    Function::new("hello_world", [ValType::I64], [ValType::I64], |plugin, args, outs| {
+        let handle = args[0].i64().unwrap() as u64;
+        let input = plugin.block(handle)?.to_vec();
+        let text = format!("Hello, {}!", String::from_utf8_lossy(&input));
+        outs[0] = Val::I64(plugin.alloc_bytes(text.as_bytes())? as i64);
+        Ok(())
+    })
+    .unwrap()
+}
+
+#[test]
+fn host_function_round_trip_wat_and_pdk() {
+    let mut p = PluginBuilder::new(wat("host")).with_function(hello()).build().unwrap();
+    assert_eq!(p.call("call_host", b"wasm").unwrap(), b"Hello, wasm!");
+    assert_eq!(p.call("call_twice", b"x").unwrap(), b"Hello, x!");
+    let mut p = PluginBuilder::new(pdk("host_call"))
+        .with_function(hello())
+        .build()
+        .unwrap();
+    assert_eq!(p.call("call_host", b"pdk").unwrap(), b"Hello, pdk!");
+}
+
+#[test]
+fn namespaces_must_match() {
+    let wrong = hello().with_namespace("elsewhere");
+    let e = PluginBuilder::new(wat("host"))
+        .with_function(wrong)
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        "unknown import: `extism:host/user::hello_world` has not been defined"
+    );
+    let wat = r#"(module (import "my:ns" "hello_world" (func (param i64) (result i64)))
+                  (func (export "run") (result i32) (i32.wrap_i64 (call 0 (i64.const 0)))))"#;
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |_, _, outs| {
+        outs[0] = Val::I64(41);
+        Ok(())
+    })
+    .unwrap()
+    .with_namespace("my:ns");
+    let mut p = PluginBuilder::new(wat).with_function(f).build().unwrap();
+    assert_eq!(p.call_with_context("run", b"", None).rc, 41);
+}
+
+#[test]
+fn signature_mismatch_is_reported() {
+    let f = Function::new("hello_world", [ValType::I32], [ValType::I64], |_, _, _| Ok(())).unwrap();
+    let e = PluginBuilder::new(wat("host")).with_function(f).build().err().unwrap();
+    assert_eq!(
+        e.message(),
+        "types incompatible: expected type `(func (param i64) (result i64))`, found type `(func (param i32) (result i64))`"
+    );
+}
+
+#[test]
+fn every_value_type_passes_through() {
+    let wat = r#"(module
+      (import "extism:host/user" "mix" (func $mix (param i32 i64 f32 f64) (result f64)))
+      (func (export "run") (result i32)
+        (i32.trunc_f64_s (call $mix (i32.const -2) (i64.const 40) (f32.const 1.5) (f64.const 0.25)))))"#;
+    let f = Function::new(
+        "mix",
+        [ValType::I32, ValType::I64, ValType::F32, ValType::F64],
+        [ValType::F64],
+        |_, args, outs| {
+            let sum = args[0].i32().unwrap() as f64
+                + args[1].i64().unwrap() as f64
+                + args[2].f32().unwrap() as f64
+                + args[3].f64().unwrap();
+            outs[0] = Val::F64(sum * 2.0);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let mut p = PluginBuilder::new(wat).with_function(f).build().unwrap();
+    assert_eq!(p.call_with_context("run", b"", None).rc, 79);
+    assert!(Function::new("v", [ValType::V128], [], |_, _, _| Ok(())).is_err());
+    assert!(Function::new("r", [], [ValType::ExternRef], |_, _, _| Ok(())).is_err());
+}
+
+#[test]
+fn host_errors_end_the_call_and_the_plugin_stays_usable() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let f = Function::new(
+        "hello_world",
+        [ValType::I64],
+        [ValType::I64],
+        move |plugin, args, outs| {
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(Error::host("the host said no"));
+            }
+            let handle = args[0].i64().unwrap() as u64;
+            let input = plugin.block(handle)?.to_vec();
+            outs[0] = Val::I64(plugin.alloc_bytes(&input)? as i64);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
+    let r = p.call_with_context("call_host", b"x", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_ERROR, "the host said no"));
+    assert_eq!(p.call("call_host", b"fine").unwrap(), b"fine");
+}
+
+#[test]
+fn set_error_without_trapping() {
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |plugin, _, _| {
+        plugin.set_error("set by the host")
+    })
+    .unwrap();
+    let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
+    let r = p.call_with_context("call_host", b"x", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (0, "set by the host"));
+}
+
+#[test]
+fn host_context_is_per_call() {
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |plugin, _, outs| {
+        let text = match plugin.host_context::<String>() {
+            Some(s) => s.clone(),
+            None => "none".to_string(),
+        };
+        outs[0] = Val::I64(plugin.alloc_bytes(text.as_bytes())? as i64);
+        Ok(())
+    })
+    .unwrap();
+    let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
+    let r = p.call_with_context("call_host", b"", Some(Box::new("ctx-1".to_string())));
+    assert_eq!(r.rc, 0);
+    assert_eq!(p.output(), b"ctx-1");
+    assert_eq!(p.call("call_host", b"").unwrap(), b"none");
+}
+
+#[test]
+fn builtins_can_be_overridden_but_kernel_functions_cannot() {
+    let f = Function::new("config_get", [ValType::I64], [ValType::I64], |plugin, _, outs| {
+        outs[0] = Val::I64(plugin.alloc_bytes(b"from the host")? as i64);
+        Ok(())
+    })
+    .unwrap()
+    .with_namespace("extism:host/env");
+    let mut p = PluginBuilder::new(wat("vars_config")).with_function(f).build().unwrap();
+    assert_eq!(p.call("config", b"anything").unwrap(), b"from the host");
+    let alloc = Function::new("alloc", [ValType::I64], [ValType::I64], |_, _, _| Ok(()))
+        .unwrap()
+        .with_namespace("extism:host/env");
+    assert!(PluginBuilder::new(wat("echo")).with_function(alloc).build().is_err());
+}
+
+#[test]
+fn reentrant_calls_are_refused() {
+    let shared: Arc<std::sync::OnceLock<Arc<SharedPlugin>>> = Arc::new(std::sync::OnceLock::new());
+    let inner = shared.clone();
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], move |plugin, _, outs| {
+        let me = inner.get().unwrap();
+        let text = match me.lock() {
+            Ok(_) => "not refused".to_string(),
+            Err(e) => e.message().to_string(),
+        };
+        outs[0] = Val::I64(plugin.alloc_bytes(text.as_bytes())? as i64);
+        Ok(())
+    })
+    .unwrap();
+    let p = Arc::new(SharedPlugin::new(
+        PluginBuilder::new(wat("host")).with_function(f).build().unwrap(),
+    ));
+    shared.set(p.clone()).ok().unwrap();
+    let mut guard = p.lock().unwrap();
+    assert_eq!(
+        guard.call("call_host", b"").unwrap(),
+        b"cannot make reentrant calls into plugin"
+    );
+}
+
+#[test]
+fn user_data_is_dropped_with_the_last_owner() {
+    struct Tracker(Arc<AtomicUsize>);
+    impl Drop for Tracker {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let tracker = Tracker(drops.clone());
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], move |_, _, _| {
+        let _ = &tracker;
+        Ok(())
+    })
+    .unwrap();
+    let compiled = PluginBuilder::new(wat("host")).with_function(f).compile().unwrap();
+    let p = compiled.instantiate().unwrap();
+    drop(compiled);
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    drop(p);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,143 @@
+//! Limits (ABI.md §12): timeouts, cancel, fuel, memory and var budgets. Each
+//! stops the plugin with its exact error text and leaves it usable.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+use extism_core::{ErrorKind, PluginBuilder, RC_ERROR, RC_TRAP};
+
+fn with_manifest(name: &str, extra: &str) -> PluginBuilder {
+    PluginBuilder::new(format!(r#"{{"wasm": [{{"path": "{}"}}]{extra}}}"#, wat_path(name)))
+}
+
+#[test]
+fn timeout_stops_an_infinite_loop() {
+    let mut p = with_manifest("limits", r#", "timeout_ms": 100"#).build().unwrap();
+    let start = Instant::now();
+    let r = p.call_with_context("infinite_loop", b"", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_TRAP, "timeout"));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // Usable afterwards, and a quick call is not affected by the timeout.
+    assert_eq!(p.call_with_context("spin", b"", None).rc, 0);
+}
+
+#[test]
+fn timeout_stops_a_pdk_loop() {
+    let manifest = format!(
+        r#"{{"wasm": [{{"path": "{}/as_long_loop.wasm"}}], "timeout_ms": 50}}"#,
+        repo().join("target/fixtures").display()
+    );
+    pdk("long_loop");
+    let mut p = PluginBuilder::new(manifest).build().unwrap();
+    let r = p.call_with_context("spin", b"", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_TRAP, "timeout"));
+    assert_eq!(p.call("spin_n", b"10").unwrap(), b"55");
+}
+
+#[test]
+fn timeout_covers_initializers() {
+    let e = with_manifest("init_loop", r#", "timeout_ms": 50"#)
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(e.message(), "timeout");
+}
+
+#[test]
+fn cancel_from_another_thread_stops_only_its_plugin() {
+    let compiled = PluginBuilder::new(wat("limits")).compile().unwrap();
+    let mut target = compiled.instantiate().unwrap();
+    let mut bystander = compiled.instantiate().unwrap();
+    let handle = target.cancel_handle();
+    // A cancel while idle is a no-op and does not poison the next call.
+    assert!(handle.cancel());
+    assert_eq!(target.call_with_context("spin", b"", None).rc, 0);
+
+    let other = std::thread::spawn(move || {
+        // ~2 s of work; must finish even though the other plugin is cancelled.
+        bystander.call_with_context("spin", &[0u8; 2000], None).rc
+    });
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        handle.cancel()
+    });
+    let r = target.call_with_context("infinite_loop", b"", None);
+    assert!(canceller.join().unwrap());
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_TRAP, "timeout"));
+    assert_eq!(other.join().unwrap(), 0);
+    assert_eq!(target.call_with_context("spin", b"", None).rc, 0);
+}
+
+#[test]
+fn fuel_is_per_call() {
+    let mut p = PluginBuilder::new(wat("limits"))
+        .with_fuel_limit(Some(100_000))
+        .build()
+        .unwrap();
+    let r = p.call_with_context("infinite_loop", b"", None);
+    let e = r.error.unwrap();
+    assert_eq!(
+        (r.rc, e.message(), e.kind()),
+        (RC_ERROR, "plugin ran out of fuel", ErrorKind::OutOfFuel)
+    );
+    // Refilled at the next call.
+    assert_eq!(p.call_with_context("spin", b"", None).rc, 0);
+    // Kernel work done for the call counts too: with a budget of 1 even an
+    // empty export fails.
+    let mut tiny = PluginBuilder::new(wat("echo"))
+        .with_fuel_limit(Some(1))
+        .build()
+        .unwrap();
+    let r = tiny.call_with_context("noop", b"", None);
+    assert_eq!(r.error.unwrap().message(), "plugin ran out of fuel");
+}
+
+#[test]
+fn memory_budget_is_enforced() {
+    let mut p = with_manifest("limits", r#", "memory": {"max_pages": 4}"#)
+        .build()
+        .unwrap();
+    let r = p.call_with_context("grow_forever", b"", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_ERROR, "oom"));
+    let r = p.call_with_context("alloc_forever", b"", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_ERROR, "oom"));
+    // Without a budget, the plugin's own memory stops at its wasm limit.
+    let mut free = PluginBuilder::new(wat("limits")).build().unwrap();
+    assert_eq!(free.call_with_context("spin", b"", None).rc, 0);
+}
+
+#[test]
+fn initial_memory_is_charged_at_instantiation() {
+    // 17 pages of initial memory: refused with 16, accepted with 17 (ABI.md §12.4).
+    let wat17 = r#"(module (memory 17) (func (export "run") (result i32) (i32.const 0)))"#;
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(wat17);
+    let manifest = |pages: u32| format!(r#"{{"wasm": [{{"data": "{data}"}}], "memory": {{"max_pages": {pages}}}}}"#);
+    let e = PluginBuilder::new(manifest(16)).build().err().unwrap();
+    assert_eq!(e.message(), "oom");
+    let mut p = PluginBuilder::new(manifest(17)).build().unwrap();
+    assert_eq!(p.call_with_context("run", &vec![1u8; 131072], None).rc, 0);
+}
+
+#[test]
+fn var_limits() {
+    let mut p = with_manifest("vars_config", r#", "memory": {"max_var_bytes": 100}"#)
+        .build()
+        .unwrap();
+    assert_eq!(p.call_with_context("set_var", &[7u8; 40], None).rc, 0);
+    assert_eq!(p.call("get_var", b"").unwrap(), &[7u8; 40]);
+    let r = p.call_with_context("set_var", &[7u8; 60], None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (RC_ERROR, "Variable store is full"));
+    // The old value is still there.
+    assert_eq!(p.call("get_var", b"").unwrap(), &[7u8; 40]);
+    let mut off = with_manifest("vars_config", r#", "memory": {"max_var_bytes": 0}"#)
+        .build()
+        .unwrap();
+    let r = off.call_with_context("counter", b"", None);
+    assert_eq!(r.error.unwrap().message(), "Vars are disabled by this host");
+    let r = off.call_with_context("delete_var", b"", None);
+    assert_eq!(r.error.unwrap().message(), "Vars are disabled by this host");
+    let r = p.call_with_context("bad_var_key", b"", None);
+    assert_eq!(r.error.unwrap().message(), "invalid handle offset for var key: 99999");
+}

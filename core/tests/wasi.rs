@@ -1,0 +1,39 @@
+//! WASI preview 1 (ABI.md §8).
+
+mod common;
+use common::*;
+
+use extism_core::PluginBuilder;
+
+#[test]
+fn wasi_output_exit_codes_and_preopens() {
+    let mut p = PluginBuilder::new(wat("wasi")).with_wasi(true).build().unwrap();
+    assert_eq!(p.call("hello", b"").unwrap(), b"ok");
+    let r = p.call_with_context("exit_3", b"", None);
+    assert_eq!(r.rc, 3);
+    assert!(r.error.is_some());
+    let r = p.call_with_context("exit_0", b"", None);
+    assert_eq!((r.rc, r.error.is_none()), (0, true));
+    // The instance is kept after proc_exit.
+    assert_eq!(p.call("hello", b"").unwrap(), b"ok");
+
+    let dir = std::env::temp_dir().join(format!("extism-wasi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for host in [dir.display().to_string(), format!("ro:{}", dir.display())] {
+        let manifest = format!(
+            r#"{{"wasm": [{{"path": "{}"}}], "allowed_paths": {{"{host}": "/data"}}}}"#,
+            wat_path("wasi")
+        );
+        let mut p = PluginBuilder::new(manifest).with_wasi(true).build().unwrap();
+        assert_eq!(p.call("preopen", b"").unwrap(), b"/data");
+    }
+    let manifest = format!(
+        r#"{{"wasm": [{{"path": "{}"}}], "allowed_paths": {{"/no/such/dir": "/data"}}}}"#,
+        wat_path("wasi")
+    );
+    let e = PluginBuilder::new(manifest).with_wasi(true).build().err().unwrap();
+    assert!(e.message().contains("No such file or directory"), "{e}");
+    // Without a preopen, fd 3 does not exist.
+    let mut bare = PluginBuilder::new(wat("wasi")).with_wasi(true).build().unwrap();
+    assert!(bare.call("preopen", b"").is_err());
+}
