@@ -81,14 +81,14 @@ typedef struct ExtismFunction ExtismFunction;
 typedef struct ExtismPlugin ExtismPlugin;
 
 /*
- A size in bytes or a count.
- */
-typedef uint64_t ExtismSize;
-
-/*
  An offset into Extism memory; 0 is null.
  */
 typedef uint64_t ExtismMemoryHandle;
+
+/*
+ A size in bytes or a count.
+ */
+typedef uint64_t ExtismSize;
 
 /*
  The value of an `ExtismVal`; the member to use is given by its type.
@@ -133,39 +133,10 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- The version of this library (a static string; never free it).
+ A pointer to the plugin's 16-byte id (a UUID v4, RFC 4122 byte order),
+ valid until `extism_plugin_free`. NULL for a NULL plugin.
  */
-const char *extism_version(void);
-
-/*
- Compile a plugin without creating an instance. `functions` (an array of
- `n_functions` pointers, or NULL) are taken by this call. Returns NULL on
- failure and, if `errmsg` is not NULL, sets it to a message to free with
- `extism_plugin_new_error_free`.
- */
-ExtismCompiledPlugin *extism_compiled_plugin_new(const uint8_t *wasm,
-                                                 ExtismSize wasm_size,
-                                                 const ExtismFunction *const *functions,
-                                                 ExtismSize n_functions,
-                                                 bool with_wasi,
-                                                 char **errmsg);
-
-/*
- Like `extism_compiled_plugin_new`; every plugin made from it gets a budget
- of `fuel_limit` fuel per call.
- */
-ExtismCompiledPlugin *extism_compiled_plugin_new_with_fuel_limit(const uint8_t *wasm,
-                                                                 ExtismSize wasm_size,
-                                                                 const ExtismFunction *const *functions,
-                                                                 ExtismSize n_functions,
-                                                                 bool with_wasi,
-                                                                 uint64_t fuel_limit,
-                                                                 char **errmsg);
-
-/*
- Free a compiled plugin. NULL is ignored.
- */
-void extism_compiled_plugin_free(ExtismCompiledPlugin *plugin);
+const uint8_t *extism_plugin_id(ExtismPlugin *plugin);
 
 /*
  The `host_context` given to `extism_plugin_call_with_host_context` for the
@@ -233,33 +204,34 @@ void extism_function_free(ExtismFunction *f);
 void extism_function_set_namespace(ExtismFunction *ptr, const char *namespace_);
 
 /*
- Install the process-wide logger. `filename`: NULL, "stderr" or "-" for
- standard error, "stdout", or a file path (created if missing, appended to).
- `log_level`: NULL (= "error"), a level (trace, debug, info, warn, error, or
- 1-5 with 5 = trace) meaning `extism=<level>`, or a filter such as
- `extism=trace,cranelift=debug`. Only the first logger of a process is
- installed; returns false if one already is, or for bad arguments.
+ Compile a plugin without creating an instance. `functions` (an array of
+ `n_functions` pointers, or NULL) are taken by this call. Returns NULL on
+ failure and, if `errmsg` is not NULL, sets it to a message to free with
+ `extism_plugin_new_error_free`.
  */
-bool extism_log_file(const char *filename, const char *log_level);
+ExtismCompiledPlugin *extism_compiled_plugin_new(const uint8_t *wasm,
+                                                 ExtismSize wasm_size,
+                                                 const ExtismFunction **functions,
+                                                 ExtismSize n_functions,
+                                                 bool with_wasi,
+                                                 char **errmsg);
 
 /*
- Install a process-wide logger that buffers lines until
- `extism_log_drain`. Same levels as `extism_log_file`; false if a logger is
- already installed (the existing buffer is left alone).
+ Like `extism_compiled_plugin_new`; every plugin made from it gets a budget
+ of `fuel_limit` fuel per call.
  */
-bool extism_log_custom(const char *log_level);
+ExtismCompiledPlugin *extism_compiled_plugin_new_with_fuel_limit(const uint8_t *wasm,
+                                                                 ExtismSize wasm_size,
+                                                                 const ExtismFunction **functions,
+                                                                 ExtismSize n_functions,
+                                                                 bool with_wasi,
+                                                                 uint64_t fuel_limit,
+                                                                 char **errmsg);
 
 /*
- Call `handler` for each buffered line, oldest first, then empty the
- buffer. Does nothing unless `extism_log_custom` succeeded.
+ Free a compiled plugin. NULL is ignored.
  */
-void extism_log_drain(ExtismLogDrainFunctionType handler);
-
-/*
- A pointer to the plugin's 16-byte id (a UUID v4, RFC 4122 byte order),
- valid until `extism_plugin_free`. NULL for a NULL plugin.
- */
-const uint8_t *extism_plugin_id(ExtismPlugin *plugin);
+void extism_compiled_plugin_free(ExtismCompiledPlugin *plugin);
 
 /*
  Create a plugin from `wasm` (a wasm binary, WAT, or a JSON/TOML manifest)
@@ -270,7 +242,7 @@ const uint8_t *extism_plugin_id(ExtismPlugin *plugin);
  */
 ExtismPlugin *extism_plugin_new(const uint8_t *wasm,
                                 ExtismSize wasm_size,
-                                const ExtismFunction *const *functions,
+                                const ExtismFunction **functions,
                                 ExtismSize n_functions,
                                 bool with_wasi,
                                 char **errmsg);
@@ -281,7 +253,7 @@ ExtismPlugin *extism_plugin_new(const uint8_t *wasm,
  */
 ExtismPlugin *extism_plugin_new_with_fuel_limit(const uint8_t *wasm,
                                                 ExtismSize wasm_size,
-                                                const ExtismFunction *const *functions,
+                                                const ExtismFunction **functions,
                                                 ExtismSize n_functions,
                                                 bool with_wasi,
                                                 uint64_t fuel_limit,
@@ -393,6 +365,34 @@ const uint8_t *extism_plugin_output_data(ExtismPlugin *plugin);
  Returns false on failure (then `extism_plugin_error` says why) or for NULL.
  */
 bool extism_plugin_reset(ExtismPlugin *plugin);
+
+/*
+ Install the process-wide logger. `filename`: NULL, "stderr" or "-" for
+ standard error, "stdout", or a file path (created if missing, appended to).
+ `log_level`: NULL (= "error"), a level (trace, debug, info, warn, error, or
+ 1-5 with 5 = trace) meaning `extism=<level>`, or a filter such as
+ `extism=trace,cranelift=debug`. Only the first logger of a process is
+ installed; returns false if one already is, or for bad arguments.
+ */
+bool extism_log_file(const char *filename, const char *log_level);
+
+/*
+ Install a process-wide logger that buffers lines until
+ `extism_log_drain`. Same levels as `extism_log_file`; false if a logger is
+ already installed (the existing buffer is left alone).
+ */
+bool extism_log_custom(const char *log_level);
+
+/*
+ Call `handler` for each buffered line, oldest first, then empty the
+ buffer. Does nothing unless `extism_log_custom` succeeded.
+ */
+void extism_log_drain(ExtismLogDrainFunctionType handler);
+
+/*
+ The version of this library (a static string; never free it).
+ */
+const char *extism_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

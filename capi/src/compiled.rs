@@ -21,7 +21,7 @@ pub(crate) const COMPILE_PREFIX: &str = "Unable to compile Extism plugin: ";
 pub(crate) unsafe fn compile(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     fuel_limit: Option<u64>,
@@ -40,7 +40,7 @@ pub(crate) unsafe fn compile(
 unsafe fn new_compiled(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     fuel_limit: Option<u64>,
@@ -65,7 +65,7 @@ unsafe fn new_compiled(
 pub unsafe extern "C" fn extism_compiled_plugin_new(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     errmsg: *mut *mut c_char,
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn extism_compiled_plugin_new(
 pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     fuel_limit: u64,

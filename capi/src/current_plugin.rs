@@ -5,6 +5,7 @@ use std::ffi::c_void;
 use extism_core::CurrentPlugin;
 
 use crate::guard::guard;
+use crate::plugin::ExtismPlugin;
 use crate::types::{ExtismMemoryHandle, ExtismSize};
 
 /// The plugin a host function was called from; valid only during that call.
@@ -16,6 +17,16 @@ pub struct ExtismCurrentPlugin {
 pub(crate) struct HostContext(pub *mut c_void);
 // SAFETY: opaque to the runtime; it only travels with the call's thread.
 unsafe impl Send for HostContext {}
+
+/// A pointer to the plugin's 16-byte id (a UUID v4, RFC 4122 byte order),
+/// valid until `extism_plugin_free`. NULL for a NULL plugin.
+#[no_mangle]
+pub unsafe extern "C" fn extism_plugin_id(plugin: *mut ExtismPlugin) -> *const u8 {
+    guard(std::ptr::null(), || match plugin.as_ref() {
+        Some(p) => p.id.as_ptr(),
+        None => std::ptr::null(),
+    })
+}
 
 unsafe fn current<'a>(plugin: *mut ExtismCurrentPlugin) -> Option<&'a mut CurrentPlugin<'a>> {
     (plugin as *mut CurrentPlugin<'a>).as_mut()

@@ -1,7 +1,6 @@
 //! Host functions: `extism_function_new` and friends.
 
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use extism_core::{Function, ValType};
@@ -14,9 +13,9 @@ use crate::types::{ExtismFunctionType, ExtismSize, ExtismVal, ExtismValType};
 /// `extism_function_free`, also after handing it to a plugin constructor
 /// (which takes its own reference).
 pub struct ExtismFunction {
-    function: Mutex<Function>,
-    /// Set when a plugin constructor took the function; it cannot be taken twice.
-    taken: AtomicBool,
+    /// `None` once a plugin constructor took it: from then on the plugin (or,
+    /// if creation failed, nobody) owns the callback and its user data.
+    function: Mutex<Option<Function>>,
 }
 
 /// The C user data; `free_user_data` runs once, when the last owner of the
@@ -122,8 +121,7 @@ pub unsafe extern "C" fn extism_function_new(
         });
         match f {
             Ok(function) => Box::into_raw(Box::new(ExtismFunction {
-                function: Mutex::new(function),
-                taken: AtomicBool::new(false),
+                function: Mutex::new(Some(function)),
             })),
             Err(_) => std::ptr::null_mut(),
         }
@@ -150,22 +148,17 @@ pub unsafe extern "C" fn extism_function_set_namespace(ptr: *mut ExtismFunction,
         if ptr.is_null() || namespace_.is_null() {
             return;
         }
-        let f = &*ptr;
-        if f.taken.load(Ordering::SeqCst) {
-            return;
-        }
         let namespace = CStr::from_ptr(namespace_).to_string_lossy().into_owned();
-        f.function
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .set_namespace(namespace);
+        if let Some(f) = (*ptr).function.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            f.set_namespace(namespace);
+        }
     })
 }
 
 /// Take the functions of a constructor call: all are checked first (NULL,
 /// already taken), then all are taken, so a failure consumes none.
 pub(crate) unsafe fn take_functions(
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n: ExtismSize,
 ) -> Result<Vec<Function>, &'static str> {
     if functions.is_null() || n == 0 {
@@ -176,16 +169,12 @@ pub(crate) unsafe fn take_functions(
         if f.is_null() {
             return Err("Cannot pass null pointer");
         }
-        if (*f).taken.load(Ordering::SeqCst) {
+        if (*f).function.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
             return Err("Function cannot be registered with multiple different Plugins");
         }
     }
     Ok(list
         .iter()
-        .map(|&f| {
-            let f = &*f;
-            f.taken.store(true, Ordering::SeqCst);
-            f.function.lock().unwrap_or_else(|e| e.into_inner()).clone()
-        })
+        .filter_map(|&f| (*f).function.lock().unwrap_or_else(|e| e.into_inner()).take())
         .collect())
 }

@@ -7,13 +7,15 @@
 
 #![allow(clippy::missing_safety_doc)]
 
-mod compiled;
+// In the order of the official header, which cbindgen follows.
+mod types;
 mod current_plugin;
 mod function;
-mod guard;
-mod log;
+mod compiled;
 mod plugin;
-mod types;
+mod log;
+mod version;
+mod guard;
 
 pub use compiled::*;
 pub use current_plugin::*;
@@ -21,10 +23,4 @@ pub use function::*;
 pub use log::*;
 pub use plugin::*;
 pub use types::*;
-
-/// The version of this library (a static string; never free it).
-#[no_mangle]
-pub extern "C" fn extism_version() -> *const std::ffi::c_char {
-    static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    VERSION.as_ptr() as *const std::ffi::c_char
-}
+pub use version::*;

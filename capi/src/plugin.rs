@@ -17,7 +17,7 @@ const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
 /// serialized); only `extism_plugin_cancel` may run concurrently with a call.
 pub struct ExtismPlugin {
     plugin: SharedPlugin,
-    id: [u8; 16],
+    pub(crate) id: [u8; 16],
     cancel: ExtismCancelHandle,
     /// The text `extism_plugin_error` hands out, kept until the next call.
     error: Mutex<Option<CString>>,
@@ -47,20 +47,10 @@ impl ExtismPlugin {
     }
 }
 
-/// A pointer to the plugin's 16-byte id (a UUID v4, RFC 4122 byte order),
-/// valid until `extism_plugin_free`. NULL for a NULL plugin.
-#[no_mangle]
-pub unsafe extern "C" fn extism_plugin_id(plugin: *mut ExtismPlugin) -> *const u8 {
-    guard(std::ptr::null(), || match plugin.as_ref() {
-        Some(p) => p.id.as_ptr(),
-        None => std::ptr::null(),
-    })
-}
-
 unsafe fn new_plugin(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     fuel_limit: Option<u64>,
@@ -89,7 +79,7 @@ unsafe fn new_plugin(
 pub unsafe extern "C" fn extism_plugin_new(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     errmsg: *mut *mut c_char,
@@ -112,7 +102,7 @@ pub unsafe extern "C" fn extism_plugin_new(
 pub unsafe extern "C" fn extism_plugin_new_with_fuel_limit(
     wasm: *const u8,
     wasm_size: ExtismSize,
-    functions: *const *const ExtismFunction,
+    functions: *mut *const ExtismFunction,
     n_functions: ExtismSize,
     with_wasi: bool,
     fuel_limit: u64,

@@ -39,13 +39,19 @@ fn main() {
     for _ in 0..n {
         h.call("call_host", b"").unwrap();
     }
-    println!("host round trip (call_host, empty input): {:.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
+    println!(
+        "host round trip (call_host, empty input): {:.0} ns",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
     let compiled = PluginBuilder::new(echo).compile().unwrap();
     let t = Instant::now();
     for _ in 0..2000 {
         let mut p = compiled.instantiate().unwrap();
         p.call("noop", b"").unwrap();
     }
-    println!("create from compiled + first call: {:.1} us", t.elapsed().as_micros() as f64 / 2000.0);
+    println!(
+        "create from compiled + first call: {:.1} us",
+        t.elapsed().as_micros() as f64 / 2000.0
+    );
     let _ = Val::I32(0);
 }

@@ -399,8 +399,9 @@ impl Plugin {
 
     /// Free every block of Extism memory (vars, config and the plugin's own
     /// memory are kept).
+    /// The output range is kept (C-API.md: the length survives a reset),
+    /// though its bytes may be reused by the next allocation.
     pub fn reset(&mut self) -> Result<()> {
-        self.output = (0, 0);
         if let Some(limit) = self.compiled.fuel_limit {
             let _ = self.store.set_fuel(limit);
         }

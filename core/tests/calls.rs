@@ -147,7 +147,8 @@ fn reset_keeps_the_plugin_usable() {
     let mut p = plugin("echo");
     assert_eq!(p.call("echo", b"one").unwrap(), b"one");
     p.reset().unwrap();
-    assert_eq!(p.output(), b"");
+    // The output length survives a reset (C-API.md); its bytes may be reused.
+    assert_eq!(p.output().len(), 3);
     assert_eq!(p.call("echo", b"two").unwrap(), b"two");
 }
 
