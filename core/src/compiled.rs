@@ -306,18 +306,34 @@ fn compile(
 
 fn define_host_function(linker: &mut Linker<PluginState>, f: &Function, ty: wasmtime::FuncType) -> Result<()> {
     let callback = f.callback.clone();
-    let params = f.params.clone();
     let results = f.results.clone();
+    let name = f.name.clone();
     linker
         .func_new(&f.namespace, &f.name, ty, move |caller, args, outs| {
             let inputs: Vec<crate::Val> = args.iter().map(crate::Val::from_wasmtime).collect();
             let mut outputs: Vec<crate::Val> = results.iter().map(|t| crate::Val::zero(*t)).collect();
             let mut current = crate::CurrentPlugin::new(caller);
-            callback(&mut current, &inputs, &mut outputs).map_err(wasmtime::Error::new)?;
+            // A panicking host function ends the call with an error instead of
+            // unwinding through wasm into the embedder (or across an FFI boundary).
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                callback(&mut current, &inputs, &mut outputs)
+            }));
+            match outcome {
+                Ok(result) => result.map_err(wasmtime::Error::new)?,
+                Err(panic) => {
+                    let text = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    return Err(wasmtime::Error::new(Error::host(format!(
+                        "host function {name} panicked: {text}"
+                    ))));
+                }
+            }
             for ((slot, value), ty) in outs.iter_mut().zip(outputs).zip(&results) {
                 *slot = value.to_wasmtime(*ty);
             }
-            let _ = &params;
             Ok(())
         })
         .map_err(|e| Error::compile(wasmtime_text(&e)))?;

@@ -209,3 +209,38 @@ fn user_data_is_dropped_with_the_last_owner() {
     drop(p);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_panicking_host_function_ends_the_call_with_an_error() {
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |_, _, _| {
+        panic!("deliberate");
+    })
+    .unwrap();
+    let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
+    let r = p.call_with_context("call_host", b"", None);
+    assert_eq!(r.rc, RC_ERROR);
+    assert_eq!(r.error.unwrap().message(), "host function hello_world panicked: deliberate");
+    let r = p.call_with_context("call_host", b"", None);
+    assert_eq!(r.rc, RC_ERROR, "still usable, still the same error");
+}
+
+#[test]
+fn cancel_during_a_host_function_stops_the_call_when_it_returns() {
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |_, _, _| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(())
+    })
+    .unwrap();
+    // The host call returns 0, so call_twice would go on to a second host call.
+    let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
+    let handle = p.cancel_handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        handle.cancel()
+    });
+    let start = std::time::Instant::now();
+    let r = p.call_with_context("call_twice", b"", None);
+    t.join().unwrap();
+    assert_eq!((r.rc, r.error.unwrap().message()), (extism_core::RC_TRAP, "timeout"));
+    assert!(start.elapsed() < std::time::Duration::from_millis(550), "stopped before the second host call");
+}
