@@ -141,3 +141,43 @@ fn var_limits() {
     let r = p.call_with_context("bad_var_key", b"", None);
     assert_eq!(r.error.unwrap().message(), "invalid handle offset for var key: 99999");
 }
+
+#[test]
+fn failing_initializers_fail_creation_cleanly() {
+    let trap = r#"(module (func (export "_initialize") unreachable) (func (export "run") (result i32) (i32.const 0)))"#;
+    let e = PluginBuilder::new(trap).build().err().unwrap();
+    assert_eq!(
+        e.message(),
+        "failed to initialize wasi runtime: wasm trap: wasm `unreachable` instruction executed"
+    );
+    let overflow = r#"(module (func $f (call $f)) (func (export "_initialize") (call $f)))"#;
+    let e = PluginBuilder::new(overflow).build().err().unwrap();
+    assert!(e.message().contains("call stack exhausted"), "{e}");
+    let start_trap = r#"(module (func $s unreachable) (start $s))"#;
+    let e = PluginBuilder::new(start_trap).build().err().unwrap();
+    assert!(e.message().contains("unreachable"), "{e}");
+    // Fuel covers initializers too.
+    let looping = r#"(module (func (export "_initialize") (loop $l (br $l))))"#;
+    let e = PluginBuilder::new(looping).with_fuel_limit(Some(10_000)).build().err().unwrap();
+    assert_eq!(e.message(), "plugin ran out of fuel");
+    // A `_start` that loops is stopped by the call's timeout.
+    let command = r#"(module (func (export "_start") (loop $l (br $l))))"#;
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(command);
+    let mut p = PluginBuilder::new(format!(r#"{{"wasm": [{{"data": "{data}"}}], "timeout_ms": 50}}"#))
+        .build()
+        .unwrap();
+    assert_eq!(p.call_with_context("_start", b"", None).error.unwrap().message(), "timeout");
+}
+
+#[test]
+fn tables_cannot_grow_without_end() {
+    let wat = r#"(module (table $t 1 funcref)
+      (func (export "grow") (result i32)
+        (loop $l (br_if $l (i32.ne (table.grow $t (ref.null func) (i32.const 1000000)) (i32.const -1))))
+        (table.size $t)))"#;
+    let mut p = PluginBuilder::new(wat).build().unwrap();
+    let r = p.call_with_context("grow", b"", None);
+    assert!(r.error.is_none());
+    assert!(r.rc > 0 && r.rc <= 10_000_000, "table size {}", r.rc);
+}
