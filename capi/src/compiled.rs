@@ -5,14 +5,22 @@ use std::ffi::c_char;
 use extism_core::{CompiledPlugin, PluginBuilder};
 
 use crate::function::{take_functions, ExtismFunction};
-use crate::guard::{bytes_arg, guard, set_errmsg};
+use crate::guard::{bytes_arg, free_tagged, guard, set_errmsg, Tagged};
 use crate::types::ExtismSize;
 
 /// A compiled plugin; free it with `extism_compiled_plugin_free`. Plugins made
 /// from it stay valid after it is freed. Safe to share between threads for
 /// `extism_plugin_new_from_compiled`.
 pub struct ExtismCompiledPlugin {
+    tag: u64,
     pub(crate) compiled: CompiledPlugin,
+}
+
+impl Tagged for ExtismCompiledPlugin {
+    const TAG: u64 = u64::from_le_bytes(*b"xtsmCmpl");
+    fn tag(&self) -> u64 {
+        self.tag
+    }
 }
 
 pub(crate) const COMPILE_PREFIX: &str = "Unable to compile Extism plugin: ";
@@ -48,7 +56,10 @@ unsafe fn new_compiled(
 ) -> *mut ExtismCompiledPlugin {
     guard(std::ptr::null_mut(), || {
         match compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit) {
-            Ok(compiled) => Box::into_raw(Box::new(ExtismCompiledPlugin { compiled })),
+            Ok(compiled) => Box::into_raw(Box::new(ExtismCompiledPlugin {
+                tag: ExtismCompiledPlugin::TAG,
+                compiled,
+            })),
             Err(text) => {
                 set_errmsg(errmsg, &text);
                 std::ptr::null_mut()
@@ -99,9 +110,5 @@ pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
 /// Free a compiled plugin. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn extism_compiled_plugin_free(plugin: *mut ExtismCompiledPlugin) {
-    guard((), || {
-        if !plugin.is_null() {
-            drop(Box::from_raw(plugin));
-        }
-    })
+    guard((), || free_tagged(plugin, |p| p.tag = 0))
 }

@@ -22,7 +22,7 @@ unsafe impl Send for HostContext {}
 /// valid until `extism_plugin_free`. NULL for a NULL plugin.
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_id(plugin: *mut ExtismPlugin) -> *const u8 {
-    guard(std::ptr::null(), || match plugin.as_ref() {
+    guard(std::ptr::null(), || match crate::guard::live(plugin) {
         Some(p) => p.id.as_ptr(),
         None => std::ptr::null(),
     })

@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use extism_core::{Function, ValType};
 
 use crate::current_plugin::ExtismCurrentPlugin;
-use crate::guard::guard;
+use crate::guard::{free_tagged, guard, live, Tagged};
 use crate::types::{ExtismFunctionType, ExtismSize, ExtismVal, ExtismValType};
 
 /// A host function made by `extism_function_new`. Free it with
 /// `extism_function_free`, also after handing it to a plugin constructor
 /// (which takes its own reference).
 pub struct ExtismFunction {
+    tag: u64,
     /// `None` once a plugin constructor took it: from then on the plugin (or,
     /// if creation failed, nobody) owns the callback and its user data.
     function: Mutex<Option<Function>>,
@@ -29,6 +30,13 @@ struct UserData {
 // from the threads that call the plugin, as the official library requires.
 unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
+
+impl Tagged for ExtismFunction {
+    const TAG: u64 = u64::from_le_bytes(*b"xtsmFunc");
+    fn tag(&self) -> u64 {
+        self.tag
+    }
+}
 
 impl UserData {
     // A method, so closures capture the whole (Send) struct, not the raw field.
@@ -121,6 +129,7 @@ pub unsafe extern "C" fn extism_function_new(
         });
         match f {
             Ok(function) => Box::into_raw(Box::new(ExtismFunction {
+                tag: ExtismFunction::TAG,
                 function: Mutex::new(Some(function)),
             })),
             Err(_) => std::ptr::null_mut(),
@@ -132,11 +141,7 @@ pub unsafe extern "C" fn extism_function_new(
 /// plugin constructor. NULL is ignored. Do not call it twice.
 #[no_mangle]
 pub unsafe extern "C" fn extism_function_free(f: *mut ExtismFunction) {
-    guard((), || {
-        if !f.is_null() {
-            drop(Box::from_raw(f));
-        }
-    })
+    guard((), || free_tagged(f, |f| f.tag = 0))
 }
 
 /// Set the import module name this function satisfies. Does nothing once the
@@ -145,11 +150,11 @@ pub unsafe extern "C" fn extism_function_free(f: *mut ExtismFunction) {
 #[no_mangle]
 pub unsafe extern "C" fn extism_function_set_namespace(ptr: *mut ExtismFunction, namespace_: *const c_char) {
     guard((), || {
-        if ptr.is_null() || namespace_.is_null() {
+        let (Some(f), false) = (live(ptr), namespace_.is_null()) else {
             return;
-        }
+        };
         let namespace = CStr::from_ptr(namespace_).to_string_lossy().into_owned();
-        if let Some(f) = (*ptr).function.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(f) = f.function.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             f.set_namespace(namespace);
         }
     })
@@ -166,10 +171,10 @@ pub(crate) unsafe fn take_functions(
     }
     let list = std::slice::from_raw_parts(functions, n as usize);
     for &f in list {
-        if f.is_null() {
+        let Some(f) = live(f) else {
             return Err("Cannot pass null pointer");
-        }
-        if (*f).function.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        };
+        if f.function.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
             return Err("Function cannot be registered with multiple different Plugins");
         }
     }

@@ -44,3 +44,25 @@ pub(crate) unsafe fn set_errmsg(errmsg: *mut *mut c_char, text: &str) {
         *errmsg = c_string(text).into_raw();
     }
 }
+
+/// Objects handed to C carry a tag field, so that a NULL,
+/// freed or foreign pointer is refused (as far as that can be seen) instead
+/// of being used. Freeing clears the tag (and the allocator overwrites it).
+pub(crate) trait Tagged {
+    const TAG: u64;
+    fn tag(&self) -> u64;
+}
+
+/// The object behind `ptr`, if it is live and of the right kind.
+pub(crate) unsafe fn live<'a, T: Tagged>(ptr: *const T) -> Option<&'a T> {
+    let object = ptr.as_ref()?;
+    (object.tag() == T::TAG).then_some(object)
+}
+
+/// Free an object made with `Box::into_raw`, if it is live.
+pub(crate) unsafe fn free_tagged<T: Tagged>(ptr: *mut T, clear_tag: impl FnOnce(&mut T)) {
+    if live(ptr).is_some() {
+        clear_tag(&mut *ptr);
+        drop(Box::from_raw(ptr));
+    }
+}

@@ -8,7 +8,7 @@ use extism_core::{CancelHandle, Plugin, SharedPlugin, RC_ERROR};
 use crate::compiled::{compile, ExtismCompiledPlugin, COMPILE_PREFIX};
 use crate::current_plugin::HostContext;
 use crate::function::ExtismFunction;
-use crate::guard::{bytes_arg, c_string, guard, set_errmsg, str_arg};
+use crate::guard::{bytes_arg, c_string, free_tagged, guard, live, set_errmsg, str_arg, Tagged};
 use crate::types::ExtismSize;
 
 const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
@@ -16,6 +16,7 @@ const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
 /// A plugin. Use it from one thread at a time (calls from several threads are
 /// serialized); only `extism_plugin_cancel` may run concurrently with a call.
 pub struct ExtismPlugin {
+    tag: u64,
     plugin: SharedPlugin,
     pub(crate) id: [u8; 16],
     cancel: ExtismCancelHandle,
@@ -25,16 +26,33 @@ pub struct ExtismPlugin {
 
 /// Cancels the call running on its plugin; owned by the plugin.
 pub struct ExtismCancelHandle {
+    tag: u64,
     handle: CancelHandle,
+}
+
+impl Tagged for ExtismPlugin {
+    const TAG: u64 = u64::from_le_bytes(*b"xtsmPlgn");
+    fn tag(&self) -> u64 {
+        self.tag
+    }
+}
+
+impl Tagged for ExtismCancelHandle {
+    const TAG: u64 = u64::from_le_bytes(*b"xtsmCncl");
+    fn tag(&self) -> u64 {
+        self.tag
+    }
 }
 
 impl ExtismPlugin {
     fn new(plugin: Plugin) -> *mut ExtismPlugin {
         let id = *plugin.id().as_bytes();
         let cancel = ExtismCancelHandle {
+            tag: ExtismCancelHandle::TAG,
             handle: plugin.cancel_handle(),
         };
         Box::into_raw(Box::new(ExtismPlugin {
+            tag: ExtismPlugin::TAG,
             plugin: SharedPlugin::new(plugin),
             id,
             cancel,
@@ -129,7 +147,7 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
     guard(std::ptr::null_mut(), || {
-        let Some(compiled) = compiled.as_ref() else {
+        let Some(compiled) = live(compiled) else {
             set_errmsg(errmsg, &format!("{CREATE_PREFIX}compiled plugin is NULL"));
             return std::ptr::null_mut();
         };
@@ -148,7 +166,7 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_allow_http_response_headers(plugin: *mut ExtismPlugin) {
     guard((), || {
-        if let Some(p) = plugin.as_ref() {
+        if let Some(p) = live(plugin) {
             if let Ok(mut guard) = p.plugin.lock() {
                 guard.allow_http_response_headers();
             }
@@ -172,9 +190,10 @@ pub unsafe extern "C" fn extism_plugin_new_error_free(err: *mut c_char) {
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_free(plugin: *mut ExtismPlugin) {
     guard((), || {
-        if !plugin.is_null() {
-            drop(Box::from_raw(plugin));
-        }
+        free_tagged(plugin, |p| {
+            p.tag = 0;
+            p.cancel.tag = 0;
+        })
     })
 }
 
@@ -182,7 +201,7 @@ pub unsafe extern "C" fn extism_plugin_free(plugin: *mut ExtismPlugin) {
 /// `extism_plugin_free`; never free it). NULL for a NULL plugin.
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_cancel_handle(plugin: *const ExtismPlugin) -> *const ExtismCancelHandle {
-    guard(std::ptr::null(), || match plugin.as_ref() {
+    guard(std::ptr::null(), || match live(plugin) {
         Some(p) => &p.cancel as *const ExtismCancelHandle,
         None => std::ptr::null(),
     })
@@ -193,7 +212,7 @@ pub unsafe extern "C" fn extism_plugin_cancel_handle(plugin: *const ExtismPlugin
 /// nothing. Returns true when delivered, false for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_cancel(handle: *const ExtismCancelHandle) -> bool {
-    guard(false, || match handle.as_ref() {
+    guard(false, || match live(handle) {
         Some(h) => h.handle.cancel(),
         None => false,
     })
@@ -209,7 +228,7 @@ pub unsafe extern "C" fn extism_plugin_config(
     json_size: ExtismSize,
 ) -> bool {
     guard(false, || {
-        let Some(p) = plugin.as_ref() else { return false };
+        let Some(p) = live(plugin) else { return false };
         let Ok(bytes) = bytes_arg(json, json_size, "config") else {
             return false;
         };
@@ -223,7 +242,7 @@ pub unsafe extern "C" fn extism_plugin_config(
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_function_exists(plugin: *mut ExtismPlugin, func_name: *const c_char) -> bool {
     guard(false, || {
-        let Some(p) = plugin.as_ref() else { return false };
+        let Some(p) = live(plugin) else { return false };
         let Ok(name) = str_arg(func_name, "function name") else {
             return false;
         };
@@ -261,7 +280,7 @@ pub unsafe extern "C" fn extism_plugin_call_with_host_context(
     host_context: *mut c_void,
 ) -> i32 {
     guard(RC_ERROR, || {
-        let Some(p) = plugin.as_ref() else { return RC_ERROR };
+        let Some(p) = live(plugin) else { return RC_ERROR };
         let args = str_arg(func_name, "function name").and_then(|name| Ok((name, bytes_arg(data, data_len, "input")?)));
         let (name, input) = match args {
             Ok(a) => a,
@@ -298,7 +317,7 @@ pub unsafe extern "C" fn extism_error(plugin: *mut ExtismPlugin) -> *const c_cha
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_error(plugin: *mut ExtismPlugin) -> *const c_char {
     guard(std::ptr::null(), || {
-        let Some(p) = plugin.as_ref() else {
+        let Some(p) = live(plugin) else {
             return std::ptr::null();
         };
         let error = p.error.lock().unwrap_or_else(|e| e.into_inner());
@@ -310,7 +329,7 @@ pub unsafe extern "C" fn extism_plugin_error(plugin: *mut ExtismPlugin) -> *cons
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_output_length(plugin: *mut ExtismPlugin) -> ExtismSize {
     guard(0, || {
-        let Some(p) = plugin.as_ref() else { return 0 };
+        let Some(p) = live(plugin) else { return 0 };
         p.plugin.lock().map(|g| g.output().len() as u64).unwrap_or(0)
     })
 }
@@ -321,7 +340,7 @@ pub unsafe extern "C" fn extism_plugin_output_length(plugin: *mut ExtismPlugin) 
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_output_data(plugin: *mut ExtismPlugin) -> *const u8 {
     guard(std::ptr::null(), || {
-        let Some(p) = plugin.as_ref() else {
+        let Some(p) = live(plugin) else {
             return std::ptr::null();
         };
         p.plugin.lock().map(|g| g.output_ptr()).unwrap_or(std::ptr::null())
@@ -334,7 +353,7 @@ pub unsafe extern "C" fn extism_plugin_output_data(plugin: *mut ExtismPlugin) ->
 #[no_mangle]
 pub unsafe extern "C" fn extism_plugin_reset(plugin: *mut ExtismPlugin) -> bool {
     guard(false, || {
-        let Some(p) = plugin.as_ref() else { return false };
+        let Some(p) = live(plugin) else { return false };
         let result = p.plugin.lock().and_then(|mut g| g.reset());
         p.set_error(result.as_ref().err().map(|e| e.message()));
         result.is_ok()
