@@ -5,7 +5,7 @@
 //! per-byte calls never leave wasm. The host reaches the same state through
 //! the typed functions below, resolved once per instance.
 
-use wasmtime::{AsContextMut, Engine, Global, Instance, Memory, Module, Store, TypedFunc};
+use wasmtime::{AsContextMut, Engine, Instance, Memory, Module, Store, TypedFunc};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -55,9 +55,16 @@ pub(crate) struct Kernel {
     pub reset: TypedFunc<(), ()>,
     pub begin_call: TypedFunc<i64, i64>,
     pub error_set: TypedFunc<i64, ()>,
-    pub output_offset: Global,
-    pub output_length: Global,
-    pub error: Global,
+    /// The kernel's private memory; its header holds the call results.
+    pub meta: Memory,
+}
+
+/// What a call left in the kernel: the output range and the error handle.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallRecord {
+    pub output_offset: u64,
+    pub output_length: u64,
+    pub error: u64,
 }
 
 impl Kernel {
@@ -74,21 +81,23 @@ impl Kernel {
             reset: instance.get_typed_func(&mut *store, "reset")?,
             begin_call: instance.get_typed_func(&mut *store, "extism_begin_call")?,
             error_set: instance.get_typed_func(&mut *store, "error_set")?,
-            output_offset: global(&instance, store, "extism_output_offset")?,
-            output_length: global(&instance, store, "extism_output_length")?,
-            error: global(&instance, store, "extism_error")?,
+            meta: instance
+                .get_memory(&mut *store, "extism_meta")
+                .ok_or_else(|| wasmtime::format_err!("kernel has no meta memory"))?,
             instance,
         })
     }
 }
 
-fn global<T: 'static>(instance: &Instance, store: &mut Store<T>, name: &str) -> wasmtime::Result<Global> {
-    instance
-        .get_global(&mut *store, name)
-        .ok_or_else(|| wasmtime::format_err!("kernel has no global {name}"))
-}
-
-/// Read an i64 global of the kernel.
-pub(crate) fn read_u64(global: &Global, store: impl AsContextMut) -> u64 {
-    global.get(store).i64().unwrap_or(0) as u64
+impl Kernel {
+    /// Read the call record from the header of the kernel's private memory.
+    pub fn record(&self, store: impl wasmtime::AsContext) -> CallRecord {
+        let header = &self.meta.data(&store)[..24];
+        let word = |i: usize| u64::from_le_bytes(header[i..i + 8].try_into().unwrap_or_default());
+        CallRecord {
+            output_offset: word(0),
+            output_length: word(8),
+            error: word(16),
+        }
+    }
 }

@@ -10,9 +10,12 @@
 ;; - memory 1 is the block table, invisible to plugins: store_* can only reach
 ;;   memory 0, so a plugin can never corrupt the allocator's bookkeeping
 ;;   (DECISIONS.md, hostile plugins).
-;;   Each record is 16 bytes: start (u32), capacity (u32), length (u32, 0 = free).
-;;   Records are kept sorted by start and tile [HEAP_START, bump) without gaps.
-;; - input, output and error live in globals, also out of the plugin's reach.
+;;   It starts with a 64-byte header the host reads directly after a call:
+;;   output offset (i64 at 0), output length (i64 at 8), error handle (i64 at 16).
+;;   Then the block records, 16 bytes each from offset 64: start (u32),
+;;   capacity (u32), length (u32, 0 = free), kept sorted by start and tiling
+;;   [HEAP_START, bump) without gaps.
+;; - input and the allocator state live in globals, also out of the plugin's reach.
 ;;
 ;; Every range check is overflow-safe: it compares in 64 bits against the
 ;; memory size, so no offset + length can wrap.
@@ -30,38 +33,39 @@
 
   (global $input_off (mut i64) (i64.const 0))
   (global $input_len (mut i64) (i64.const 0))
-  (global $output_off (mut i64) (i64.const 0))
-  (global $output_len (mut i64) (i64.const 0))
-  (global $error (mut i64) (i64.const 0))
+  ;; The size of memory 0 in bytes, and that minus 8: kept in globals because
+  ;; only `alloc` grows the memory, and a global is cheaper than memory.size
+  ;; in the per-byte functions.
+  (global $size (mut i64) (i64.const 65536))
+  (global $size_minus_8 (mut i64) (i64.const 65528))
 
   ;; Read by the host after a call without running wasm (and so without fuel).
-  (export "extism_output_offset" (global $output_off))
-  (export "extism_output_length" (global $output_len))
-  (export "extism_error" (global $error))
+  (export "extism_meta" (memory $meta))
 
   (func $mem_size (result i64)
     (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16)))
 
   ;; Record accessors (index -> field).
   (func $rec_start (param $i i32) (result i64)
-    (i64.extend_i32_u (i32.load $meta (i32.shl (local.get $i) (i32.const 4)))))
+    (i64.extend_i32_u (i32.load $meta offset=64 (i32.shl (local.get $i) (i32.const 4)))))
   (func $rec_cap (param $i i32) (result i64)
-    (i64.extend_i32_u (i32.load $meta offset=4 (i32.shl (local.get $i) (i32.const 4)))))
+    (i64.extend_i32_u (i32.load $meta offset=68 (i32.shl (local.get $i) (i32.const 4)))))
   (func $rec_len (param $i i32) (result i64)
-    (i64.extend_i32_u (i32.load $meta offset=8 (i32.shl (local.get $i) (i32.const 4)))))
+    (i64.extend_i32_u (i32.load $meta offset=72 (i32.shl (local.get $i) (i32.const 4)))))
   (func $set_rec (param $i i32) (param $start i64) (param $cap i64) (param $len i64)
     (local $a i32)
     (local.set $a (i32.shl (local.get $i) (i32.const 4)))
-    (i32.store $meta (local.get $a) (i32.wrap_i64 (local.get $start)))
-    (i32.store $meta offset=4 (local.get $a) (i32.wrap_i64 (local.get $cap)))
-    (i32.store $meta offset=8 (local.get $a) (i32.wrap_i64 (local.get $len))))
+    (i32.store $meta offset=64 (local.get $a) (i32.wrap_i64 (local.get $start)))
+    (i32.store $meta offset=68 (local.get $a) (i32.wrap_i64 (local.get $cap)))
+    (i32.store $meta offset=72 (local.get $a) (i32.wrap_i64 (local.get $len))))
   (func $set_rec_len (param $i i32) (param $len i64)
-    (i32.store $meta offset=8 (i32.shl (local.get $i) (i32.const 4)) (i32.wrap_i64 (local.get $len))))
+    (i32.store $meta offset=72 (i32.shl (local.get $i) (i32.const 4)) (i32.wrap_i64 (local.get $len))))
 
   ;; Make room in the block table for one more record. Returns 0 on failure.
   (func $reserve_record (result i32)
     (local $need i64)
-    (local.set $need (i64.shl (i64.extend_i32_u (i32.add (global.get $nblocks) (i32.const 1))) (i64.const 4)))
+    (local.set $need (i64.add (i64.const 64)
+      (i64.shl (i64.extend_i32_u (i32.add (global.get $nblocks) (i32.const 1))) (i64.const 4))))
     (if (i64.gt_u (local.get $need) (i64.shl (i64.extend_i32_u (memory.size $meta)) (i64.const 16)))
       (then
         (if (i32.eq (memory.grow $meta (i32.const 1)) (i32.const -1))
@@ -120,8 +124,8 @@
                         (if (call $reserve_record)
                           (then
                             (memory.copy $meta $meta
-                              (i32.shl (i32.add (local.get $i) (i32.const 2)) (i32.const 4))
-                              (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 4))
+                              (i32.add (i32.const 64) (i32.shl (i32.add (local.get $i) (i32.const 2)) (i32.const 4)))
+                              (i32.add (i32.const 64) (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 4)))
                               (i32.shl (i32.sub (global.get $nblocks) (i32.add (local.get $i) (i32.const 1))) (i32.const 4)))
                             (call $set_rec (i32.add (local.get $i) (i32.const 1))
                               (i64.add (local.get $start) (local.get $cap))
@@ -139,7 +143,9 @@
         (local.set $pages
           (i64.shr_u (i64.add (i64.sub (local.get $end) (local.get $size)) (i64.const 0xFFFF)) (i64.const 16)))
         (if (i32.eq (memory.grow $mem (i32.wrap_i64 (local.get $pages))) (i32.const -1))
-          (then (return (i64.const 0))))))
+          (then (return (i64.const 0))))
+        (global.set $size (call $mem_size))
+        (global.set $size_minus_8 (i64.sub (global.get $size) (i64.const 8)))))
     (if (i32.eqz (call $reserve_record)) (then (return (i64.const 0))))
     (call $set_rec (global.get $nblocks) (local.get $start) (local.get $cap) (local.get $n))
     (global.set $nblocks (i32.add (global.get $nblocks) (i32.const 1)))
@@ -176,33 +182,31 @@
   (func (export "length_unsafe") (param $h i64) (result i64)
     (call $length (local.get $h)))
 
-  ;; The per-byte and per-word functions below inline the memory size and the
-  ;; heap start: cranelift does not inline wasm calls, and these run for every
-  ;; 8 bytes a plugin moves.
+  ;; The per-byte and per-word functions below use $size and the literal heap
+  ;; start: cranelift does not inline wasm calls, and these run for every 8
+  ;; bytes a plugin moves.
   (func (export "load_u8") (param $p i64) (result i32)
     (if (result i32)
       (i32.and (i64.ge_u (local.get $p) (i64.const 16))
-               (i64.lt_u (local.get $p) (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16))))
+               (i64.lt_u (local.get $p) (global.get $size)))
       (then (i32.load8_u $mem (i32.wrap_i64 (local.get $p))))
       (else (i32.const 0))))
 
   (func (export "load_u64") (param $p i64) (result i64)
     (if (result i64)
       (i32.and (i64.ge_u (local.get $p) (i64.const 16))
-               (i64.le_u (local.get $p)
-                 (i64.sub (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16)) (i64.const 8))))
+               (i64.le_u (local.get $p) (global.get $size_minus_8)))
       (then (i64.load $mem (i32.wrap_i64 (local.get $p))))
       (else (i64.const 0))))
 
   (func (export "store_u8") (param $p i64) (param $v i32)
     (if (i32.and (i64.ge_u (local.get $p) (i64.const 16))
-                 (i64.lt_u (local.get $p) (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16))))
+                 (i64.lt_u (local.get $p) (global.get $size)))
       (then (i32.store8 $mem (i32.wrap_i64 (local.get $p)) (local.get $v)))))
 
   (func (export "store_u64") (param $p i64) (param $v i64)
     (if (i32.and (i64.ge_u (local.get $p) (i64.const 16))
-                 (i64.le_u (local.get $p)
-                   (i64.sub (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16)) (i64.const 8))))
+                 (i64.le_u (local.get $p) (global.get $size_minus_8)))
       (then (i64.store $mem (i32.wrap_i64 (local.get $p)) (local.get $v)))))
 
   (func (export "input_length") (result i64) (global.get $input_len))
@@ -230,8 +234,8 @@
   (func (export "output_set") (param $off i64) (param $len i64)
     (if (call $valid_range (local.get $off) (local.get $len))
       (then
-        (global.set $output_off (local.get $off))
-        (global.set $output_len (local.get $len)))))
+        (i64.store $meta (i32.const 0) (local.get $off))
+        (i64.store $meta (i32.const 8) (local.get $len)))))
 
   (func (export "input_set") (param $off i64) (param $len i64)
     (if (call $valid_range (local.get $off) (local.get $len))
@@ -240,13 +244,13 @@
         (global.set $input_len (local.get $len)))))
 
   (func (export "error_set") (param $h i64)
-    (if (i64.eqz (local.get $h)) (then (global.set $error (i64.const 0)) (return)))
+    (if (i64.eqz (local.get $h)) (then (i64.store $meta (i32.const 16) (i64.const 0)) (return)))
     (if (call $valid_range (local.get $h) (i64.const 0))
-      (then (global.set $error (local.get $h)))))
+      (then (i64.store $meta (i32.const 16) (local.get $h)))))
 
-  (func (export "error_get") (result i64) (global.get $error))
-  (func (export "output_offset") (result i64) (global.get $output_off))
-  (func (export "output_length") (result i64) (global.get $output_len))
+  (func (export "error_get") (result i64) (i64.load $meta (i32.const 16)))
+  (func (export "output_offset") (result i64) (i64.load $meta (i32.const 0)))
+  (func (export "output_length") (result i64) (i64.load $meta (i32.const 8)))
 
   (func $reset (export "reset")
     (global.set $bump (global.get $HEAP_START))
@@ -254,9 +258,9 @@
     (global.set $nfree (i32.const 0))
     (global.set $input_off (i64.const 0))
     (global.set $input_len (i64.const 0))
-    (global.set $output_off (i64.const 0))
-    (global.set $output_len (i64.const 0))
-    (global.set $error (i64.const 0)))
+    (i64.store $meta (i32.const 0) (i64.const 0))
+    (i64.store $meta (i32.const 8) (i64.const 0))
+    (i64.store $meta (i32.const 16) (i64.const 0)))
 
   (func (export "memory_bytes") (result i64)
     (i64.sub (call $mem_size) (global.get $HEAP_START)))

@@ -7,7 +7,7 @@
 //! Each store's epoch callback decides for its own plugin, so a timeout or a
 //! cancel stops only the plugin it belongs to, even though engines are shared.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -83,35 +83,52 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// Interruption state shared by a plugin and its cancel handles.
+///
+/// Every call (and instantiation) gets a new generation; a cancel records the
+/// generation it saw running. So a cancel can only stop the call that was
+/// running when it was sent, never a later one, however the threads race.
 pub(crate) struct Interrupt {
-    running: AtomicBool,
-    cancelled: AtomicBool,
+    /// `generation << 1 | running`.
+    state: AtomicU64,
+    /// The generation a cancel was sent to (0: none).
+    cancelled: AtomicU64,
     engine: wasmtime::Engine,
 }
 
 impl Interrupt {
     pub fn new(engine: wasmtime::Engine) -> Arc<Self> {
         Arc::new(Interrupt {
-            running: AtomicBool::new(false),
-            cancelled: AtomicBool::new(false),
+            state: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
             engine,
         })
     }
 
-    /// Mark a call (or an instantiation) as running; a cancel sent before now
-    /// does not apply to it.
+    /// Mark a new call (or instantiation) as running.
     pub fn begin(&self) {
-        self.cancelled.store(false, Ordering::SeqCst);
-        self.running.store(true, Ordering::SeqCst);
+        // Only the plugin's own thread writes `state`, so load + store is fine.
+        let generation = (self.state.load(Ordering::Relaxed) >> 1) + 1;
+        self.state.store(generation << 1 | 1, Ordering::Release);
     }
 
     pub fn end(&self) {
-        self.running.store(false, Ordering::SeqCst);
-        self.cancelled.store(false, Ordering::SeqCst);
+        let generation = self.state.load(Ordering::Relaxed) >> 1;
+        self.state.store(generation << 1, Ordering::Release);
     }
 
+    /// Whether the running call was cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
+        let state = self.state.load(Ordering::Relaxed);
+        state & 1 == 1 && self.cancelled.load(Ordering::Acquire) == state >> 1
+    }
+
+    fn cancel(&self) {
+        let state = self.state.load(Ordering::Acquire);
+        if state & 1 == 1 {
+            self.cancelled.store(state >> 1, Ordering::Release);
+            // The store notices at its next epoch check.
+            self.engine.increment_epoch();
+        }
     }
 }
 
@@ -126,12 +143,7 @@ impl CancelHandle {
     /// With no call running this does nothing (the next call is unaffected).
     /// Returns true: the request was delivered.
     pub fn cancel(&self) -> bool {
-        let i = &self.interrupt;
-        if i.running.load(Ordering::SeqCst) {
-            i.cancelled.store(true, Ordering::SeqCst);
-            // The store notices at its next epoch check.
-            i.engine.increment_epoch();
-        }
+        self.interrupt.cancel();
         true
     }
 }

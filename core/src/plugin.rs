@@ -9,7 +9,7 @@ use wasmtime::{Extern, Func, Instance, Store, Trap, TypedFunc, Val, ValType};
 
 use crate::compiled::{Compiled, CompiledPlugin, ImportSource};
 use crate::error::{wasmtime_text, Error, ErrorKind, Result};
-use crate::kernel::{read_u64, Kernel};
+use crate::kernel::Kernel;
 use crate::limits::{self, CancelHandle, Interrupt, Interrupted, MemoryLimiter, OutOfMemory, TimedSection};
 use crate::log::LogSink;
 use crate::state::PluginState;
@@ -64,6 +64,8 @@ pub struct Plugin {
     store: Store<PluginState>,
     main: Instance,
     exports: HashMap<Box<str>, Export>,
+    /// The export called last: hosts usually call one function repeatedly.
+    last_export: Option<(Box<str>, Export)>,
     /// Set after `_start` was called: the next call starts from a new store.
     rebuild_pending: bool,
     output: (u64, u64),
@@ -126,6 +128,7 @@ impl Plugin {
             store,
             main,
             exports: HashMap::new(),
+            last_export: None,
             rebuild_pending: false,
             output: (0, 0),
         })
@@ -214,6 +217,17 @@ impl Plugin {
     }
 
     fn export(&mut self, name: &str) -> Option<Export> {
+        if let Some((last, export)) = &self.last_export {
+            if **last == *name {
+                return Some(export.clone());
+            }
+        }
+        let export = self.lookup_export(name)?;
+        self.last_export = Some((name.into(), export.clone()));
+        Some(export)
+    }
+
+    fn lookup_export(&mut self, name: &str) -> Option<Export> {
         if let Some(e) = self.exports.get(name) {
             return Some(e.clone());
         }
@@ -307,11 +321,13 @@ impl Plugin {
             let _ = self.store.set_fuel(u64::MAX);
         }
 
-        self.output = (
-            read_u64(&kernel.output_offset, &mut self.store),
-            read_u64(&kernel.output_length, &mut self.store),
-        );
-        let plugin_error = self.plugin_error(&kernel);
+        let record = kernel.record(&self.store);
+        self.output = (record.output_offset, record.output_length);
+        let plugin_error = if record.error == 0 {
+            None
+        } else {
+            self.plugin_error(&kernel, record.error)
+        };
         match result {
             Ok(rc) => CallResult {
                 rc,
@@ -374,11 +390,7 @@ impl Plugin {
     }
 
     /// The text of the error the plugin set, if it set one (a live block).
-    fn plugin_error(&mut self, kernel: &Kernel) -> Option<String> {
-        let handle = read_u64(&kernel.error, &mut self.store);
-        if handle == 0 {
-            return None;
-        }
+    fn plugin_error(&mut self, kernel: &Kernel, handle: u64) -> Option<String> {
         let length = kernel.length.call(&mut self.store, handle as i64).ok()? as u64;
         if length == 0 {
             return None;
@@ -427,6 +439,7 @@ impl Plugin {
         self.store = store;
         self.main = main;
         self.exports.clear();
+        self.last_export = None;
         self.rebuild_pending = false;
         if let Some(limit) = self.compiled.fuel_limit {
             let _ = self.store.set_fuel(limit);

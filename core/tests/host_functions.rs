@@ -219,7 +219,10 @@ fn a_panicking_host_function_ends_the_call_with_an_error() {
     let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
     let r = p.call_with_context("call_host", b"", None);
     assert_eq!(r.rc, RC_ERROR);
-    assert_eq!(r.error.unwrap().message(), "host function hello_world panicked: deliberate");
+    assert_eq!(
+        r.error.unwrap().message(),
+        "host function hello_world panicked: deliberate"
+    );
     let r = p.call_with_context("call_host", b"", None);
     assert_eq!(r.rc, RC_ERROR, "still usable, still the same error");
 }
@@ -242,5 +245,8 @@ fn cancel_during_a_host_function_stops_the_call_when_it_returns() {
     let r = p.call_with_context("call_twice", b"", None);
     t.join().unwrap();
     assert_eq!((r.rc, r.error.unwrap().message()), (extism_core::RC_TRAP, "timeout"));
-    assert!(start.elapsed() < std::time::Duration::from_millis(550), "stopped before the second host call");
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(550),
+        "stopped before the second host call"
+    );
 }

@@ -25,7 +25,7 @@ fn timeout_stops_an_infinite_loop() {
 #[test]
 fn timeout_stops_a_pdk_loop() {
     let manifest = format!(
-        r#"{{"wasm": [{{"path": "{}/as_long_loop.wasm"}}], "timeout_ms": 50}}"#,
+        r#"{{"wasm": [{{"path": "{}/as_long_loop.wasm"}}], "timeout_ms": 200}}"#,
         repo().join("target/fixtures").display()
     );
     pdk("long_loop");
@@ -158,7 +158,11 @@ fn failing_initializers_fail_creation_cleanly() {
     assert!(e.message().contains("unreachable"), "{e}");
     // Fuel covers initializers too.
     let looping = r#"(module (func (export "_initialize") (loop $l (br $l))))"#;
-    let e = PluginBuilder::new(looping).with_fuel_limit(Some(10_000)).build().err().unwrap();
+    let e = PluginBuilder::new(looping)
+        .with_fuel_limit(Some(10_000))
+        .build()
+        .err()
+        .unwrap();
     assert_eq!(e.message(), "plugin ran out of fuel");
     // A `_start` that loops is stopped by the call's timeout.
     let command = r#"(module (func (export "_start") (loop $l (br $l))))"#;
@@ -167,7 +171,10 @@ fn failing_initializers_fail_creation_cleanly() {
     let mut p = PluginBuilder::new(format!(r#"{{"wasm": [{{"data": "{data}"}}], "timeout_ms": 50}}"#))
         .build()
         .unwrap();
-    assert_eq!(p.call_with_context("_start", b"", None).error.unwrap().message(), "timeout");
+    assert_eq!(
+        p.call_with_context("_start", b"", None).error.unwrap().message(),
+        "timeout"
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ use extism_core::{log, PluginBuilder};
 fn log_file_with_a_filter_directive() {
     let path = std::env::temp_dir().join(format!("extism-log-{}.txt", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    assert!(log::log_to_file("/no/such/dir/log.txt", None).is_err(), "an unopenable file is an error");
+    assert!(
+        log::log_to_file("/no/such/dir/log.txt", None).is_err(),
+        "an unopenable file is an error"
+    );
     log::log_to_file(path.to_str().unwrap(), Some("extism=warn,cranelift=debug")).unwrap();
     // cranelift=debug raises the global level to debug...
     assert_eq!(log::global_log_level(), 1);
@@ -20,7 +23,10 @@ fn log_file_with_a_filter_directive() {
     // ...but extism::pdk events still follow extism=warn.
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].contains(" WARN ") && lines[1].contains("ERROR"));
-    assert!(lines.iter().all(|l| l.contains("to the file") && !l.contains('\u{1b}')), "no colours in files");
+    assert!(
+        lines.iter().all(|l| l.contains("to the file") && !l.contains('\u{1b}')),
+        "no colours in files"
+    );
     assert!(lines[0].contains(&format!("plugin=\"{}\"", p.id())), "{}", lines[0]);
     let _ = std::fs::remove_file(&path);
 }

@@ -54,7 +54,11 @@ fn paths_cannot_escape_a_preopened_directory() {
     let tree = Tree::new("escape");
     let mut p = tree.plugin(&tree.inside());
     assert_eq!(text(&mut p, "read_file", "data.txt"), "inside data");
-    assert_eq!(text(&mut p, "read_file", "sub/ok-link"), "inside data", "links inside stay usable");
+    assert_eq!(
+        text(&mut p, "read_file", "sub/ok-link"),
+        "inside data",
+        "links inside stay usable"
+    );
     for escape in [
         "../outside.txt",
         "sub/../../outside.txt",
@@ -70,10 +74,16 @@ fn paths_cannot_escape_a_preopened_directory() {
         let out = text(&mut p, "write_file", escape);
         assert!(out.starts_with('E'), "{escape} was writable: {out}");
     }
-    assert_eq!(std::fs::read_to_string(tree.root.join("outside.txt")).unwrap(), "outside secret");
+    assert_eq!(
+        std::fs::read_to_string(tree.root.join("outside.txt")).unwrap(),
+        "outside secret"
+    );
     assert!(!tree.root.join("escaped.txt").exists());
     assert_eq!(text(&mut p, "write_file", "new.txt"), "ok");
-    assert_eq!(std::fs::read_to_string(tree.root.join("inside/new.txt")).unwrap(), "written");
+    assert_eq!(
+        std::fs::read_to_string(tree.root.join("inside/new.txt")).unwrap(),
+        "written"
+    );
 }
 
 #[test]
@@ -86,7 +96,10 @@ fn read_only_paths_refuse_writes() {
         assert!(out.starts_with('E'), "{target} was writable through ro: {out}");
     }
     assert!(!tree.root.join("inside/new.txt").exists());
-    assert_eq!(std::fs::read_to_string(tree.root.join("inside/data.txt")).unwrap(), "inside data");
+    assert_eq!(
+        std::fs::read_to_string(tree.root.join("inside/data.txt")).unwrap(),
+        "inside data"
+    );
 }
 
 #[test]
