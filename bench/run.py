@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Benchmark this project's libextism against the official one, interleaved.
+
+Usage: bench/run.py [--quick] [--official PATH] [WORKLOAD ...]
+
+Builds bench/c/bench.c, fetches the official library from PyPI's
+extism-sys==1.41.0 wheel (pip download, cached under target/bench), and runs
+every workload in several processes that load both libraries with the load
+order swapped (A B, B A, ...), each alternating samples between them. Prints,
+per workload, both medians with their spread (min..max of the per-process
+medians) and the ratio ours/official (lower is faster).
+
+RUST_BACKTRACE changes the official figures, so it is removed from the
+environment of every benchmark process; EXTISM_CACHE_CONFIG is set empty
+(compile cache off) except for the compile_cached workload.
+"""
+import argparse
+import glob
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target", "bench")
+OURS = os.path.join(ROOT, "target", "release", "libextism.so")
+PLUGIN = os.path.join(ROOT, "bench", "wat", "bench.wat")
+
+WORKLOADS = [
+    "compile", "compile_cached", "create", "create_call", "create_bytes",
+    "empty_call", "empty_call_spaced", "echo_64", "echo_4k", "echo_64k",
+    "echo_1m", "echo_16m", "count_vowels", "host", "rss_idle",
+]
+
+
+def official_library():
+    lib = glob.glob(os.path.join(OUT, "extism-sys", "extism_sys", "libextism_sys*.so"))
+    if lib:
+        return lib[0]
+    wheels = os.path.join(OUT, "wheels")
+    os.makedirs(wheels, exist_ok=True)
+    subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                           "extism-sys==1.41.0", "-d", wheels])
+    wheel = glob.glob(os.path.join(wheels, "extism_sys-1.41.0-*.whl"))[0]
+    zipfile.ZipFile(wheel).extractall(os.path.join(OUT, "extism-sys"))
+    return glob.glob(os.path.join(OUT, "extism-sys", "extism_sys", "libextism_sys*.so"))[0]
+
+
+def build():
+    subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "extism-capi"], cwd=ROOT)
+    exe = os.path.join(OUT, "bench_c")
+    os.makedirs(OUT, exist_ok=True)
+    subprocess.check_call(["cc", "-O2", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "include"),
+                           os.path.join(ROOT, "bench", "c", "bench.c"), "-ldl", "-o", exe])
+    return exe
+
+
+def run(exe, workload, samples, libs):
+    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
+    env["EXTISM_CACHE_CONFIG"] = ""
+    name = workload
+    if workload == "compile_cached":
+        env.pop("EXTISM_CACHE_CONFIG")
+        name = "compile"
+    out = subprocess.run([exe, PLUGIN, name, str(samples)] + libs, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    result = {}
+    for line in out.splitlines():
+        path, _, *values = line.split()
+        result[path] = [float(v) for v in values]
+    return result
+
+
+def fmt(ns, workload):
+    if workload == "rss_idle":
+        return f"{ns / 1024:.1f} KiB"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.2f} us"
+    return f"{ns:.0f} ns"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="2 processes, 3 samples: a smoke run")
+    parser.add_argument("--official", help="path of the official libextism (default: from the extism-sys wheel)")
+    parser.add_argument("workloads", nargs="*", default=WORKLOADS)
+    args = parser.parse_args()
+    exe = build()
+    official = args.official or official_library()
+    processes, samples = (2, 3) if args.quick else (6, 7)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, {platform.platform()}")
+    print(f"ours: {OURS}\nofficial: {official}")
+    print("env: RUST_BACKTRACE unset; EXTISM_CACHE_CONFIG='' (cache off) except compile_cached")
+    print(f"{processes} processes x {samples} samples, load order alternating\n")
+    print(f"{'workload':<18} {'ours (median, spread)':<34} {'official (median, spread)':<34} ratio")
+    for workload in args.workloads:
+        medians = {OURS: [], official: []}
+        for i in range(processes):
+            if workload == "rss_idle":
+                for lib in (OURS, official):
+                    medians[lib] += run(exe, workload, 1, [lib])[lib]
+                continue
+            order = [OURS, official] if i % 2 == 0 else [official, OURS]
+            for lib, values in run(exe, workload, samples, order).items():
+                medians[lib].append(statistics.median(values))
+        cells = []
+        for lib in (OURS, official):
+            m = statistics.median(medians[lib])
+            cells.append((m, f"{fmt(m, workload)} ({fmt(min(medians[lib]), workload)}..{fmt(max(medians[lib]), workload)})"))
+        ratio = cells[0][0] / cells[1][0] if cells[1][0] else float("nan")
+        print(f"{workload:<18} {cells[0][1]:<34} {cells[1][1]:<34} {ratio:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
