@@ -65,6 +65,8 @@ impl ExtismPlugin {
     }
 }
 
+// The arguments are those of the C constructors it serves.
+#[allow(clippy::too_many_arguments)]
 unsafe fn new_plugin(
     wasm: *const u8,
     wasm_size: ExtismSize,

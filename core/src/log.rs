@@ -54,11 +54,14 @@ impl LogLevel {
     }
 }
 
+/// Receives a plugin's log messages.
+pub type LogCallback = dyn Fn(LogLevel, &str) + Send + Sync;
+
 /// A per-plugin log sink: messages at `level` or less verbose go to `callback`.
 #[derive(Clone)]
 pub struct LogSink {
     pub level: Option<LogLevel>,
-    pub callback: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+    pub callback: Arc<LogCallback>,
 }
 
 impl LogSink {
@@ -89,13 +92,21 @@ fn install<W>(writer: W, ansi: bool, level: Option<&str>) -> Result<()>
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
+    // Refuse before building anything: building a subscriber already
+    // registers its filter's level with `tracing`, which plugins would see.
+    if tracing::dispatcher::has_been_set() {
+        return Err(already_installed());
+    }
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter_for(level))
         .with_ansi(ansi)
         .with_writer(writer)
         .finish();
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|_| Error::invalid("a log subscriber is already installed in this process"))
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| already_installed())
+}
+
+fn already_installed() -> Error {
+    Error::invalid("a log subscriber is already installed in this process")
 }
 
 /// Install the process-wide logger writing to `stderr` (also for `-`),

@@ -47,7 +47,7 @@ fn global_and_per_plugin_logging() {
         "only one logger per process"
     );
     assert!(log::log_to_file("stderr", None).is_err());
-    assert_eq!(level(&mut p), 1);
+    assert_eq!(level(&mut p), 1, "a refused logger does not change the level");
     p.call("log_all", "héllo".as_bytes()).unwrap();
     let mut lines = Vec::new();
     log::drain_logs(|line| lines.push(line.to_string()));
