@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FIXTURES := target/fixtures
 
-.PHONY: all build fixtures test test-rust test-c test-leaks fuzz header demo lint clean
+.PHONY: all build fixtures test test-rust test-c test-leaks test-python test-node fuzz header demo lint clean
 
 all: build
 
@@ -24,7 +24,15 @@ test-rust: fixtures
 test-c: build fixtures
 	tests/c/run.sh
 
-test: fuzz test-rust test-leaks test-c
+test: fuzz test-rust test-leaks test-python test-node test-c
+
+# The Python package (a venv in .venv, pip install from source, pytest, stubtest).
+test-python: fixtures
+	bindings/python/test.sh
+
+# The Node addon (npm install, cargo build, tsc, node --test).
+test-node: fixtures
+	bindings/node/test.sh
 
 # The C suite under valgrind: no definite or indirect leaks, no invalid
 # accesses. (Uninitialised-value reports come from inside wasmparser's
@@ -56,11 +64,21 @@ fuzz:
 header:
 	UPDATE_HEADER=1 $(CARGO) test --release -p extism-capi --test header
 
-# The main job: the bundled example plugin run through the C API.
+# The main job: the bundled example plugin run through the C API, Python and
+# Node; each prints the same result.
+VENV ?= $(CURDIR)/.venv
 demo: build
 	cc -std=c11 -Wall -Werror -o target/release/count_vowels examples/count_vowels.c \
 	  -Iinclude -Ltarget/release -lextism -Wl,-rpath,$(CURDIR)/target/release
+	@echo "== C"
 	target/release/count_vowels examples/count_vowels.wat "Hello, World!"
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	CARGO_TARGET_DIR=$(CURDIR)/target $(VENV)/bin/python -m pip install -q --disable-pip-version-check ./bindings/python
+	@echo "== Python"
+	$(VENV)/bin/python examples/count_vowels.py examples/count_vowels.wat "Hello, World!"
+	cd bindings/node && CARGO_TARGET_DIR=$(CURDIR)/target npm install --no-audit --no-fund --loglevel=error
+	@echo "== Node"
+	node examples/count_vowels.mjs examples/count_vowels.wat "Hello, World!"
 
 lint:
 	$(CARGO) fmt --all -- --check

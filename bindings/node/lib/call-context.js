@@ -1,0 +1,99 @@
+'use strict';
+// CallContext: the first argument of every host function (SDK-SURFACES.md §2.4),
+// over the addon's NativeCallContext. A context is valid until its host
+// function returns (or, for an async one, settles).
+
+const { PluginOutput } = require('./output.js');
+
+const encoder = new TextEncoder();
+
+function address(value, what) {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+  throw new TypeError(`${what} must be a BigInt or an integer number, not ${typeof value}`);
+}
+
+function bytesOf(value, what) {
+  if (typeof value === 'string') return encoder.encode(value);
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError(`${what} must be a string or a Uint8Array, not ${value === null ? 'null' : typeof value}`);
+}
+
+function output(bytes) {
+  return bytes ? PluginOutput.fromBytes(bytes) : null;
+}
+
+class CallContext {
+  #native;
+  #hostContext;
+  #logLevel;
+
+  /** @internal */
+  constructor(native, hostContext, logLevel) {
+    this.#native = native;
+    this.#hostContext = hostContext;
+    this.#logLevel = logLevel;
+  }
+
+  /** The `hostContext` given to the `call` that runs this host function. */
+  hostContext() {
+    return this.#hostContext;
+  }
+
+  /** The block at `addr`, or null for 0 or an address that is not a block. */
+  read(addr) {
+    return output(this.#native.read(address(addr, 'read(addr): addr')));
+  }
+
+  /** Copy a string (as UTF-8) or bytes into a new block; returns its address. */
+  store(input) {
+    if (input === undefined || input === null) throw new Error('failed to store output');
+    return this.#native.store(bytesOf(input, 'store(input): input'));
+  }
+
+  /** A new block of `size` bytes; 0n when plugin memory is exhausted. */
+  alloc(size) {
+    return this.#native.alloc(address(size, 'alloc(size): size'));
+  }
+
+  /** The length of the block at `addr`, 0n when there is none. */
+  length(addr) {
+    return this.#native.length(address(addr, 'length(addr): addr'));
+  }
+
+  getVariable(name) {
+    if (typeof name !== 'string') throw new TypeError('getVariable(name): name must be a string');
+    return output(this.#native.getVariable(name));
+  }
+
+  setVariable(name, value) {
+    if (typeof name !== 'string') throw new TypeError('setVariable(name, value): name must be a string');
+    this.#native.setVariable(name, bytesOf(value, 'setVariable(name, value): value'));
+  }
+
+  deleteVariable(name) {
+    if (typeof name !== 'string') throw new TypeError('deleteVariable(name): name must be a string');
+    this.#native.deleteVariable(name);
+  }
+
+  /** Set the call's error: the call then rejects with `Plugin-originated error: …`. */
+  setError(err = null) {
+    if (err === null || err === undefined || err === '') throw new Error('could not store error value');
+    this.#native.setError(err instanceof Error ? err.message : String(err));
+  }
+
+  /** This plugin's log level (set with the `logLevel` option of createPlugin). */
+  get logLevel() {
+    return this.#logLevel;
+  }
+
+  set logLevel(_value) {
+    throw new Error(
+      'CallContext.logLevel cannot be changed by the native addon: set "logLevel" when creating the plugin',
+    );
+  }
+}
+
+module.exports = { CallContext };

@@ -1,0 +1,449 @@
+'use strict';
+// createPlugin and Plugin: the official JS SDK surface (SDK-SURFACES.md §2) over
+// the addon's NativePlugin. Plugin code runs on a native thread per plugin; its
+// host function calls, log lines and results come back here through `dispatch`.
+
+const native = require('./native.js');
+const { PluginOutput } = require('./output.js');
+const { CallContext } = require('./call-context.js');
+const { toError } = require('./errors.js');
+const { prepare, prepareSync } = require('./manifest.js');
+
+// Event kinds (src/bridge.rs).
+const HOST = 0;
+const LOG = 1;
+const DONE = 2;
+
+/** Plugins by id, weakly: an idle plugin that nobody holds can be collected. */
+const states = new Map();
+const forget = new FinalizationRegistry((id) => {
+  if (!states.get(id)?.deref()) states.delete(id);
+});
+/** Plugins with pending jobs, held strongly until their jobs finish. */
+const busy = new Set();
+/** A timer that keeps the process alive while any job is pending (the addon's
+ * event channel does not: an idle plugin must not keep a process running). */
+let keepAlive = null;
+
+let nextPluginId = 1;
+let nextJobId = 1;
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+const TOKEN = Symbol('Plugin');
+
+class State {
+  constructor(prepared) {
+    this.id = nextPluginId;
+    nextPluginId = nextPluginId >= 0xffffffff ? 1 : nextPluginId + 1;
+    this.functions = prepared.functions;
+    this.logger = prepared.logger;
+    this.logLevel = prepared.logLevel;
+    /** Pending asynchronous jobs by id. */
+    this.pending = new Map();
+    /** Host contexts of pending calls by id. */
+    this.hostContexts = new Map();
+    this.nextHostContext = 1;
+    /** What a host function threw during the running job. */
+    this.hostError = null;
+    /** > 0 while a host function of this plugin runs synchronously. */
+    this.inHost = 0;
+    states.set(this.id, new WeakRef(this));
+    forget.register(this, this.id);
+  }
+
+  addHostContext(value) {
+    if (value === undefined) return undefined;
+    const id = this.nextHostContext;
+    this.nextHostContext = id >= 0xffffffff ? 1 : id + 1;
+    this.hostContexts.set(id, value);
+    return id;
+  }
+
+  takeHostError() {
+    const e = this.hostError;
+    this.hostError = null;
+    return e;
+  }
+}
+
+function pin(state) {
+  busy.add(state);
+  keepAlive ??= setInterval(() => {}, 0x7fffffff);
+}
+
+function unpin(state) {
+  if (state.pending.size > 0) return;
+  busy.delete(state);
+  if (busy.size === 0 && keepAlive !== null) {
+    clearInterval(keepAlive);
+    keepAlive = null;
+  }
+}
+
+/** Queue an asynchronous job; `start(jobId)` hands it to the addon. */
+function submit(state, job, start) {
+  return new Promise((resolve, reject) => {
+    const id = nextJobId;
+    nextJobId = nextJobId >= 0xffffffff ? 1 : nextJobId + 1;
+    job.resolve = resolve;
+    job.reject = reject;
+    state.pending.set(id, job);
+    pin(state);
+    try {
+      start(id);
+    } catch (e) {
+      state.pending.delete(id);
+      if (job.hostContext !== undefined) state.hostContexts.delete(job.hostContext);
+      unpin(state);
+      reject(e);
+    }
+  });
+}
+
+function messageOf(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A host function's return value as the wasm results, by the JS-API rules. */
+function toResults(value, types, name) {
+  if (types.length === 0) return [];
+  let list = [value];
+  if (types.length > 1) {
+    if (value === null || value === undefined || typeof value[Symbol.iterator] !== 'function') {
+      throw new TypeError(`host function ${name} must return an array of ${types.length} results`);
+    }
+    list = Array.from(value);
+  }
+  return types.map((type, i) => {
+    const v = list[i];
+    if (type === 'i64') {
+      if (typeof v !== 'bigint') {
+        throw new TypeError(`host function ${name} must return a BigInt for its i64 result, not ${typeof v}`);
+      }
+      return BigInt.asIntN(64, v);
+    }
+    if (typeof v === 'bigint') {
+      throw new TypeError(`host function ${name} must return a number for its ${type} result, not a BigInt`);
+    }
+    return type === 'i32' ? Number(v) | 0 : Number(v);
+  });
+}
+
+function runHost(state, index, ctx, args) {
+  if (!state) {
+    ctx.reject('the plugin was garbage-collected');
+    return;
+  }
+  const { namespace, name, fn } = state.functions[index];
+  const label = `${namespace}::${name}`;
+  const fail = (e) => {
+    state.hostError = e;
+    try {
+      ctx.reject(messageOf(e));
+    } catch {
+      // The context is already settled.
+    }
+  };
+  const finish = (value) => {
+    let results;
+    try {
+      results = toResults(value, ctx.resultTypes, label);
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    try {
+      ctx.resolve(results);
+    } catch {
+      // The context is already settled.
+    }
+  };
+  const hostContextId = ctx.hostContextId;
+  const callContext = new CallContext(
+    ctx,
+    hostContextId === null || hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId),
+    state.logLevel,
+  );
+  let value;
+  state.inHost++;
+  try {
+    value = fn(callContext, ...args);
+  } catch (e) {
+    fail(e);
+    return;
+  } finally {
+    state.inHost--;
+  }
+  if ((typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function') {
+    if (ctx.isSync) {
+      // The JS thread is running the plugin: nothing could settle the Promise.
+      // Its later failure (it may use the dead context) is a consequence of this one.
+      Promise.resolve(value).catch(() => {});
+      fail(new TypeError(`host function ${label} returned a Promise, which callSync cannot wait for; use call()`));
+      return;
+    }
+    Promise.resolve(value).then(finish, fail);
+    return;
+  }
+  finish(value);
+}
+
+function log(state, level, text) {
+  const logger = state?.logger;
+  const method = logger?.[level];
+  if (typeof method !== 'function') return;
+  try {
+    method.call(logger, text);
+  } catch {
+    // A failing logger must not break the plugin call.
+  }
+}
+
+function settle(state, jobId, outcome) {
+  const job = state?.pending.get(jobId);
+  if (!job) return;
+  state.pending.delete(jobId);
+  if (job.hostContext !== undefined) state.hostContexts.delete(job.hostContext);
+  unpin(state);
+  const hostError = state.takeHostError();
+  if (outcome.ok) job.resolve(job.map ? job.map(outcome) : undefined);
+  else job.reject(toError(outcome, job, hostError));
+}
+
+/** Receives every event of every plugin (see src/bridge.rs). */
+function dispatch(kind, pluginId, a, b, c) {
+  const state = states.get(pluginId)?.deref();
+  if (kind === HOST) {
+    try {
+      runHost(state, a, b, c);
+    } catch (e) {
+      // Never leave the plugin thread waiting for an answer.
+      try {
+        b.reject(messageOf(e));
+      } catch {
+        // Already settled.
+      }
+    }
+  } else if (kind === LOG) log(state, a, b);
+  else if (kind === DONE) settle(state, a, b);
+}
+
+function toInput(input) {
+  if (input === undefined || input === null) return EMPTY;
+  if (typeof input === 'string') return encoder.encode(input);
+  if (typeof input === 'number' || typeof input === 'bigint') return encoder.encode(String(input));
+  if (input instanceof Uint8Array) return input;
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  throw new TypeError(`call input must be a string, a number or a Uint8Array, not ${typeof input}`);
+}
+
+function checkName(name, method) {
+  if (typeof name !== 'string') {
+    throw new TypeError(`${method}: the function name must be a string, not ${name === null ? 'null' : typeof name}`);
+  }
+}
+
+const outputOf = (outcome) => (outcome.output && outcome.output.byteLength > 0 ? PluginOutput.fromBytes(outcome.output) : null);
+
+function descriptors(list, withModule) {
+  return list.map((d) => (withModule ? { module: d.module, name: d.name, kind: d.kind } : { name: d.name, kind: d.kind }));
+}
+
+class Plugin {
+  #native;
+  #state;
+  #closed = false;
+
+  /** @internal Use createPlugin() or createPluginSync(). */
+  constructor(token, nativePlugin, state) {
+    if (token !== TOKEN) throw new TypeError('Plugin cannot be constructed directly: use createPlugin()');
+    this.#native = nativePlugin;
+    this.#state = state;
+  }
+
+  #checkOpen() {
+    if (this.#closed) throw new Error('plugin is closed');
+  }
+
+  #checkIdle(method) {
+    if (this.#state.pending.size > 0) {
+      throw new Error(`${method}: the plugin is busy with asynchronous work; wait for it before a synchronous call`);
+    }
+  }
+
+  /**
+   * Call `funcName` with `input`; resolves to its output, or null when it set none.
+   * Calls on one plugin run one at a time, in order.
+   */
+  call(funcName, input, hostContext) {
+    try {
+      checkName(funcName, 'call');
+      this.#checkOpen();
+      if (this.#state.inHost > 0) {
+        // It would wait for the very call that is waiting for this host function.
+        throw new Error('cannot make reentrant calls into plugin');
+      }
+      const bytes = toInput(input);
+      const state = this.#state;
+      const hc = state.addHostContext(hostContext);
+      const job = { op: 'call', name: funcName, hostContext: hc, map: outputOf };
+      return submit(state, job, (id) => this.#native.call(id, funcName, bytes, hc));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * The synchronous `call`: runs on the JS thread, with host functions called
+   * directly (they must not return a Promise). Throws if asynchronous work of
+   * this plugin is pending.
+   */
+  callSync(funcName, input, hostContext) {
+    checkName(funcName, 'callSync');
+    this.#checkOpen();
+    this.#checkIdle('callSync');
+    const bytes = toInput(input);
+    const state = this.#state;
+    const hc = state.addHostContext(hostContext);
+    let outcome;
+    try {
+      outcome = this.#native.callSync(funcName, bytes, hc);
+    } finally {
+      if (hc !== undefined) state.hostContexts.delete(hc);
+    }
+    const hostError = state.takeHostError();
+    if (!outcome.ok) throw toError(outcome, { op: 'call', name: funcName }, hostError);
+    return outputOf(outcome);
+  }
+
+  /** True if main exports `funcName` as a callable plugin function. */
+  functionExists(funcName) {
+    try {
+      checkName(funcName, 'functionExists');
+      this.#checkOpen();
+      const job = { op: 'functionExists', name: funcName, map: (o) => o.value };
+      return submit(this.#state, job, (id) => this.#native.functionExists(id, funcName));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The synchronous `functionExists`. */
+  functionExistsSync(funcName) {
+    checkName(funcName, 'functionExistsSync');
+    this.#checkOpen();
+    this.#checkIdle('functionExistsSync');
+    const outcome = this.#native.functionExistsSync(funcName);
+    if (!outcome.ok) throw toError(outcome, { op: 'functionExists', name: funcName }, null);
+    return outcome.value;
+  }
+
+  /** Main's exports as `{name, kind}`. */
+  async getExports() {
+    this.#checkOpen();
+    return descriptors(this.#native.describe().exports, false);
+  }
+
+  /** Main's imports as `{module, name, kind}`. */
+  async getImports() {
+    this.#checkOpen();
+    return descriptors(this.#native.describe().imports, true);
+  }
+
+  async getInstance() {
+    throw new Error(
+      'getInstance() is not supported by the native addon: the plugin runs in the Extism runtime, not as a JS WebAssembly.Instance',
+    );
+  }
+
+  /** True while a call is running on this plugin. */
+  isActive() {
+    return !this.#closed && this.#native.isActive();
+  }
+
+  /** Free the plugin's Extism memory (vars are kept). False while work is pending. */
+  async reset() {
+    this.#checkOpen();
+    if (this.#state.pending.size > 0 || this.#native.isActive()) return false;
+    const outcome = this.#native.reset();
+    if (!outcome.ok) throw toError(outcome, { op: 'reset' }, null);
+    return true;
+  }
+
+  /** Stop the call running on this plugin (its Promise rejects with a timeout error). No-op when idle. */
+  cancel() {
+    if (!this.#closed) this.#native.cancel();
+  }
+
+  /** Release the plugin after the calls already queued. Later calls reject. */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    const state = this.#state;
+    if (state.pending.size === 0) {
+      this.#native.closeSync();
+      return;
+    }
+    await submit(state, { op: 'close' }, (id) => this.#native.close(id));
+  }
+}
+
+function newNative(state) {
+  return new native.NativePlugin(state.id, dispatch);
+}
+
+/**
+ * Create a plugin from a manifest, JSON, path, URL or wasm bytes.
+ * @returns {Promise<Plugin>}
+ */
+async function createPlugin(manifest, opts = {}) {
+  const prepared = await prepare(manifest, opts);
+  const state = new State(prepared);
+  const nativePlugin = newNative(state);
+  try {
+    await submit(state, { op: 'load' }, (id) => nativePlugin.load(id, prepared.json, prepared.load));
+  } catch (e) {
+    nativePlugin.closeSync(); // ends the plugin thread now rather than at GC
+    throw e;
+  }
+  return new Plugin(TOKEN, nativePlugin, state);
+}
+
+/**
+ * The synchronous createPlugin: compiles and instantiates on the JS thread.
+ * Takes no Promise or fetch Response sources.
+ */
+function createPluginSync(manifest, opts = {}) {
+  const prepared = prepareSync(manifest, opts);
+  const state = new State(prepared);
+  const nativePlugin = newNative(state);
+  const outcome = nativePlugin.loadSync(prepared.json, prepared.load);
+  const hostError = state.takeHostError();
+  if (!outcome.ok) throw toError(outcome, { op: 'load' }, hostError);
+  return new Plugin(TOKEN, nativePlugin, state);
+}
+
+const CAPABILITIES = Object.freeze({
+  // Async host functions work without a worker: the plugin waits on its own thread.
+  supportsJSPromiseInterface: true,
+  allowSharedBufferCodec: false,
+  manifestSupportsPaths: true,
+  crossOriginChecksEnforced: false,
+  fsAccess: true,
+  hasWorkerCapability: true,
+  supportsWasiPreview1: true,
+  supportsTimeouts: true,
+  extismStdoutEnvVarSet: Boolean(process.env.EXTISM_ENABLE_WASI_OUTPUT),
+});
+
+module.exports = {
+  createPlugin,
+  createPluginSync,
+  Plugin,
+  PluginOutput,
+  CallContext,
+  CAPABILITIES,
+  version: native.version(),
+};

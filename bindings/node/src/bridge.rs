@@ -1,0 +1,248 @@
+//! The way from a plugin to JS: host function calls, log lines and finished
+//! jobs, as [`Event`]s handed to one JS function (`dispatch` in
+//! `lib/plugin.js`).
+//!
+//! From the plugin's own thread an event goes through a thread-safe function
+//! (one per plugin, so its events stay in order: log lines come before the
+//! call's result). On the JS thread (the synchronous methods) the dispatcher
+//! is called directly: waiting for the event loop there would deadlock.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::sync::{mpsc, Arc};
+use std::thread::ThreadId;
+
+use extism_core::log::LogLevel;
+use extism_core::{CurrentPlugin, Error, Val, ValType};
+use napi::bindgen_prelude::{sys, Either, Function, FunctionRef, JsValuesTupleIntoVec, ToNapiValue, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+
+use crate::call_context::{JsCallContext, Slot, SlotMsg};
+use crate::plugin::Outcome;
+
+/// Event kinds, as `dispatch` receives them in its first argument.
+const HOST: u32 = 0;
+const LOG: u32 = 1;
+const DONE: u32 = 2;
+
+/// Something for the JS side of one plugin.
+pub(crate) enum Event {
+    /// Run host function `index` with `args`; answer through `slot`.
+    Host {
+        index: u32,
+        args: Vec<Val>,
+        slot: Arc<Slot>,
+    },
+    /// A log line the plugin's sink accepted.
+    Log { level: LogLevel, text: String },
+    /// Job `call_id` finished.
+    Done { call_id: u32, outcome: Outcome },
+}
+
+/// The arguments of `dispatch(kind, pluginId, a, b, c)`.
+pub struct EventArgs {
+    plugin_id: u32,
+    event: Event,
+}
+
+fn js_val(v: &Val) -> Either<f64, napi::bindgen_prelude::i64n> {
+    match *v {
+        Val::I32(x) => Either::A(x as f64),
+        Val::F32(x) => Either::A(x as f64),
+        Val::F64(x) => Either::A(x),
+        Val::I64(x) => Either::B(napi::bindgen_prelude::i64n(x)),
+    }
+}
+
+impl JsValuesTupleIntoVec for EventArgs {
+    fn into_vec(self, env: sys::napi_env) -> napi::Result<Vec<sys::napi_value>> {
+        // SAFETY: called by napi-rs on the JS thread with that thread's env.
+        unsafe {
+            let id = u32::to_napi_value(env, self.plugin_id)?;
+            Ok(match self.event {
+                Event::Host { index, args, slot } => {
+                    let args: Vec<_> = args.iter().map(js_val).collect();
+                    vec![
+                        u32::to_napi_value(env, HOST)?,
+                        id,
+                        u32::to_napi_value(env, index)?,
+                        JsCallContext::to_napi_value(env, JsCallContext::new(slot))?,
+                        Vec::to_napi_value(env, args)?,
+                    ]
+                }
+                Event::Log { level, text } => vec![
+                    u32::to_napi_value(env, LOG)?,
+                    id,
+                    <&str>::to_napi_value(env, level.as_str())?,
+                    String::to_napi_value(env, text)?,
+                ],
+                Event::Done { call_id, outcome } => vec![
+                    u32::to_napi_value(env, DONE)?,
+                    id,
+                    u32::to_napi_value(env, call_id)?,
+                    crate::plugin::JsOutcome::to_napi_value(env, outcome.into_js())?,
+                ],
+            })
+        }
+    }
+}
+
+type EventFn = ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false, true>;
+
+thread_local! {
+    /// The env of the synchronous method running on this (JS) thread, if any.
+    static SYNC_ENV: Cell<sys::napi_env> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks the JS thread as inside a synchronous method for its lifetime, so
+/// host functions and log lines of plugins running here call JS directly.
+pub(crate) struct SyncScope {
+    previous: sys::napi_env,
+}
+
+impl SyncScope {
+    pub fn enter(env: &Env) -> SyncScope {
+        let previous = SYNC_ENV.with(|c| c.replace(env.raw()));
+        SyncScope { previous }
+    }
+}
+
+impl Drop for SyncScope {
+    fn drop(&mut self) {
+        SYNC_ENV.with(|c| c.set(self.previous));
+    }
+}
+
+/// One plugin's way to its JS side.
+pub(crate) struct Bridge {
+    plugin_id: u32,
+    events: EventFn,
+    dispatcher: FunctionRef<EventArgs, Unknown<'static>>,
+    js_thread: ThreadId,
+}
+
+impl Bridge {
+    pub fn new(plugin_id: u32, dispatcher: &Function<'_, EventArgs, Unknown<'static>>) -> napi::Result<Bridge> {
+        // Weak: an idle plugin must not keep the process alive. While a job is
+        // pending, the JS side holds a timer that does (lib/plugin.js).
+        let events = dispatcher
+            .build_threadsafe_function::<Event>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx| {
+                Ok(EventArgs {
+                    plugin_id,
+                    event: ctx.value,
+                })
+            })?;
+        Ok(Bridge {
+            plugin_id,
+            events,
+            dispatcher: dispatcher.create_ref()?,
+            js_thread: std::thread::current().id(),
+        })
+    }
+
+    fn on_js_thread(&self) -> bool {
+        std::thread::current().id() == self.js_thread
+    }
+
+    /// Call the dispatcher now, on the JS thread (inside a synchronous method).
+    fn dispatch_direct(&self, event: Event) -> Result<(), String> {
+        let raw = SYNC_ENV.with(|c| c.get());
+        if raw.is_null() {
+            return Err("plugin code ran on the JS thread outside a synchronous call".into());
+        }
+        let env = Env::from_raw(raw);
+        let f = self.dispatcher.borrow_back(&env).map_err(|e| e.reason.clone())?;
+        f.call(EventArgs {
+            plugin_id: self.plugin_id,
+            event,
+        })
+        .map(|_| ())
+        .map_err(|e| e.reason.clone())
+    }
+
+    /// Queue an event for the JS thread. False when JS is gone (shutting down).
+    pub fn send(&self, event: Event) -> bool {
+        self.events.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
+    }
+
+    /// A log line from the plugin's sink.
+    pub fn log(&self, level: LogLevel, text: &str) {
+        let event = Event::Log {
+            level,
+            text: text.to_string(),
+        };
+        if self.on_js_thread() {
+            // A logger that throws is the logger's problem; the call goes on.
+            let _ = self.dispatch_direct(event);
+        } else {
+            self.send(event);
+        }
+    }
+
+    /// Run JS host function `index` for the plugin (the core's `HostCallback`).
+    pub fn host_call(
+        &self,
+        index: u32,
+        results: &[ValType],
+        plugin: &mut CurrentPlugin<'_>,
+        inputs: &[Val],
+        outputs: &mut [Val],
+    ) -> extism_core::Result<()> {
+        let host_context = plugin.host_context::<u32>().copied();
+        let answer = if self.on_js_thread() {
+            let pointer = plugin as *mut CurrentPlugin<'_> as *mut c_void;
+            let slot = Arc::new(Slot::direct(pointer, results.to_vec(), host_context));
+            let event = Event::Host {
+                index,
+                args: inputs.to_vec(),
+                slot: slot.clone(),
+            };
+            match self.dispatch_direct(event) {
+                Ok(()) => slot
+                    .take_direct_result()
+                    .unwrap_or_else(|| Err("host function did not settle".into())),
+                Err(e) => {
+                    slot.close();
+                    Err(e)
+                }
+            }
+        } else {
+            let (tx, rx) = mpsc::channel();
+            let slot = Arc::new(Slot::remote(tx, results.to_vec(), host_context));
+            let event = Event::Host {
+                index,
+                args: inputs.to_vec(),
+                slot: slot.clone(),
+            };
+            if !self.send(event) {
+                slot.close();
+                return Err(Error::host("the JS environment is shutting down"));
+            }
+            // Serve the host function's CallContext requests until it settles.
+            let answer = loop {
+                match rx.recv() {
+                    Ok(SlotMsg::Op(op)) => op(plugin),
+                    Ok(SlotMsg::Done(answer)) => break answer,
+                    Err(_) => break Err("host function was dropped without settling".into()),
+                }
+            };
+            slot.close();
+            answer
+        };
+        let values = answer.map_err(Error::host)?;
+        for (slot, value) in outputs.iter_mut().zip(values) {
+            *slot = value;
+        }
+        Ok(())
+    }
+}
+
+impl Bridge {
+    pub fn plugin_id(&self) -> u32 {
+        self.plugin_id
+    }
+}

@@ -1,0 +1,271 @@
+//! The native half of a host function's `CallContext` (`lib/call-context.js`
+//! wraps it in the official surface).
+//!
+//! A `CurrentPlugin` lives on the thread running the plugin, for one host call.
+//! Its methods call into the plugin's kernel (wasm), which must run on that
+//! thread: so on the plugin's own thread ("remote" mode) each request is sent
+//! to the plugin thread, which serves requests while it waits for the host
+//! function; in a synchronous call ("direct" mode) the JS thread *is* the
+//! plugin thread and uses the `CurrentPlugin` in place.
+
+use std::ffi::c_void;
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+
+use extism_core::{CurrentPlugin, Val, ValType};
+use napi::bindgen_prelude::{BigInt, Buffer, Either};
+use napi_derive::napi;
+
+/// A request for the plugin thread, or the host function's answer.
+pub(crate) enum SlotMsg {
+    Op(Box<dyn for<'a, 'b> FnOnce(&'a mut CurrentPlugin<'b>) + Send>),
+    Done(Result<Vec<Val>, String>),
+}
+
+enum State {
+    /// The `CurrentPlugin` of a host call on the JS thread, valid until closed.
+    Direct(*mut c_void),
+    /// The plugin thread's request queue.
+    Remote(mpsc::Sender<SlotMsg>),
+    /// The host function has settled: the context is dead.
+    Closed,
+}
+
+/// One host call's link to its plugin.
+pub(crate) struct Slot {
+    state: Mutex<State>,
+    results: Vec<ValType>,
+    host_context: Option<u32>,
+    direct_result: Mutex<Option<Result<Vec<Val>, String>>>,
+}
+
+// SAFETY: the raw pointer of `State::Direct` is only dereferenced on the JS
+// thread that created it (the direct mode never leaves that thread), and only
+// while the host call that owns the `CurrentPlugin` is running.
+unsafe impl Send for Slot {}
+unsafe impl Sync for Slot {}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const DEAD: &str = "this CallContext is no longer valid: its host function call has returned";
+
+impl Slot {
+    pub fn direct(plugin: *mut c_void, results: Vec<ValType>, host_context: Option<u32>) -> Slot {
+        Slot {
+            state: Mutex::new(State::Direct(plugin)),
+            results,
+            host_context,
+            direct_result: Mutex::new(None),
+        }
+    }
+
+    pub fn remote(tx: mpsc::Sender<SlotMsg>, results: Vec<ValType>, host_context: Option<u32>) -> Slot {
+        Slot {
+            state: Mutex::new(State::Remote(tx)),
+            results,
+            host_context,
+            direct_result: Mutex::new(None),
+        }
+    }
+
+    pub fn close(&self) {
+        *lock(&self.state) = State::Closed;
+    }
+
+    /// The answer of a direct host call (which must have settled by now).
+    pub fn take_direct_result(&self) -> Option<Result<Vec<Val>, String>> {
+        self.close();
+        lock(&self.direct_result).take()
+    }
+
+    /// Run `f` on the plugin, on the thread that runs it.
+    fn with_plugin<R, F>(&self, f: F) -> napi::Result<R>
+    where
+        R: Send + 'static,
+        F: for<'a, 'b> FnOnce(&'a mut CurrentPlugin<'b>) -> R + Send + 'static,
+    {
+        let state = lock(&self.state);
+        match &*state {
+            State::Direct(pointer) => {
+                // SAFETY: see `State::Direct`; the host call is still running
+                // (the state is closed before it returns) and this is its thread.
+                let plugin = unsafe { &mut *(*pointer as *mut CurrentPlugin<'static>) };
+                Ok(f(plugin))
+            }
+            State::Remote(tx) => {
+                let tx = tx.clone();
+                drop(state);
+                let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+                let op = Box::new(move |plugin: &mut CurrentPlugin<'_>| {
+                    let _ = reply_tx.send(f(plugin));
+                });
+                tx.send(SlotMsg::Op(op)).map_err(|_| napi::Error::from_reason(DEAD))?;
+                reply_rx.recv().map_err(|_| napi::Error::from_reason(DEAD))
+            }
+            State::Closed => Err(napi::Error::from_reason(DEAD)),
+        }
+    }
+
+    /// Settle the host call.
+    fn finish(&self, answer: Result<Vec<Val>, String>) -> napi::Result<()> {
+        let mut state = lock(&self.state);
+        match std::mem::replace(&mut *state, State::Closed) {
+            State::Direct(_) => {
+                *lock(&self.direct_result) = Some(answer);
+                Ok(())
+            }
+            State::Remote(tx) => {
+                let _ = tx.send(SlotMsg::Done(answer));
+                Ok(())
+            }
+            State::Closed => Err(napi::Error::from_reason(DEAD)),
+        }
+    }
+}
+
+fn handle(address: BigInt) -> u64 {
+    let (negative, value, _) = address.get_u64();
+    if negative {
+        // No block lives at a negative address.
+        u64::MAX
+    } else {
+        value
+    }
+}
+
+fn core_error(e: extism_core::Error) -> napi::Error {
+    napi::Error::from_reason(e.message().to_string())
+}
+
+/// The native side of `CallContext` (not exported from the package).
+#[napi(js_name = "NativeCallContext")]
+pub struct JsCallContext {
+    slot: Arc<Slot>,
+}
+
+impl JsCallContext {
+    pub(crate) fn new(slot: Arc<Slot>) -> Self {
+        JsCallContext { slot }
+    }
+}
+
+#[napi]
+impl JsCallContext {
+    /// The id of this call's host context (`lib/plugin.js` keeps the value).
+    #[napi(getter)]
+    pub fn host_context_id(&self) -> Option<u32> {
+        self.slot.host_context
+    }
+
+    /// The wasm types of the host function's results (`i32`, `i64`, `f32`, `f64`).
+    #[napi(getter)]
+    pub fn result_types(&self) -> Vec<&'static str> {
+        self.slot
+            .results
+            .iter()
+            .map(|t| crate::signature::type_name(*t))
+            .collect()
+    }
+
+    /// True when the host function runs inside a synchronous call, which
+    /// cannot wait for a Promise.
+    #[napi(getter)]
+    pub fn is_sync(&self) -> bool {
+        matches!(&*lock(&self.slot.state), State::Direct(_))
+    }
+
+    /// The bytes of the block at `address`; null for 0 or an invalid address.
+    #[napi]
+    pub fn read(&self, address: BigInt) -> napi::Result<Option<Buffer>> {
+        let h = handle(address);
+        let bytes = self.slot.with_plugin(move |p| {
+            if h == 0 {
+                return None;
+            }
+            p.block(h).ok().map(|b| b.to_vec())
+        })?;
+        Ok(bytes.map(Buffer::from))
+    }
+
+    /// The length of the block at `address` (0 when there is none).
+    #[napi]
+    pub fn length(&self, address: BigInt) -> napi::Result<BigInt> {
+        let h = handle(address);
+        let n = self.slot.with_plugin(move |p| p.length(h))?.map_err(core_error)?;
+        Ok(BigInt::from(n))
+    }
+
+    /// A new block of `size` bytes; 0 when memory is exhausted.
+    #[napi]
+    pub fn alloc(&self, size: BigInt) -> napi::Result<BigInt> {
+        let n = handle(size);
+        let h = self.slot.with_plugin(move |p| p.alloc(n))?.map_err(core_error)?;
+        Ok(BigInt::from(h))
+    }
+
+    /// Copy `bytes` into a new block and return its address (0 for no bytes).
+    #[napi]
+    pub fn store(&self, bytes: &[u8]) -> napi::Result<BigInt> {
+        let bytes = bytes.to_vec();
+        let h = self
+            .slot
+            .with_plugin(move |p| p.alloc_bytes(&bytes))?
+            .map_err(core_error)?;
+        Ok(BigInt::from(h))
+    }
+
+    #[napi]
+    pub fn get_variable(&self, name: String) -> napi::Result<Option<Buffer>> {
+        let value = self.slot.with_plugin(move |p| p.var(&name).map(|v| v.to_vec()))?;
+        Ok(value.map(Buffer::from))
+    }
+
+    #[napi]
+    pub fn set_variable(&self, name: String, value: &[u8]) -> napi::Result<()> {
+        let value = value.to_vec();
+        self.slot.with_plugin(move |p| p.set_var(&name, Some(&value)))
+    }
+
+    #[napi]
+    pub fn delete_variable(&self, name: String) -> napi::Result<()> {
+        self.slot.with_plugin(move |p| p.set_var(&name, None))
+    }
+
+    /// Set the call's plugin error (the call then fails with it).
+    #[napi]
+    pub fn set_error(&self, message: String) -> napi::Result<()> {
+        self.slot
+            .with_plugin(move |p| p.set_error(&message))?
+            .map_err(core_error)
+    }
+
+    /// Settle the host call with its results, already converted by JS to a
+    /// number (i32, f32, f64) or a BigInt (i64) each.
+    #[napi]
+    pub fn resolve(&self, values: Vec<Either<f64, BigInt>>) -> napi::Result<()> {
+        let mut out = Vec::with_capacity(self.slot.results.len());
+        for (ty, value) in self.slot.results.iter().zip(values) {
+            out.push(match (ty, value) {
+                (ValType::I64, Either::B(b)) => Val::I64(b.get_i64().0),
+                (ValType::I64, Either::A(n)) => Val::I64(n as i64),
+                (ValType::I32, Either::A(n)) => Val::I32(n as i64 as i32),
+                (ValType::F32, Either::A(n)) => Val::F32(n as f32),
+                (ValType::F64, Either::A(n)) => Val::F64(n),
+                (ty, _) => {
+                    return Err(napi::Error::new(
+                        napi::Status::InvalidArg,
+                        format!("a BigInt cannot be a {} result", crate::signature::type_name(*ty)),
+                    ))
+                }
+            });
+        }
+        self.slot.finish(Ok(out))
+    }
+
+    /// Settle the host call with an error; the plugin call fails with it.
+    #[napi]
+    pub fn reject(&self, message: String) -> napi::Result<()> {
+        self.slot.finish(Err(message))
+    }
+}

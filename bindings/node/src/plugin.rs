@@ -1,0 +1,538 @@
+//! `NativePlugin`: one core plugin, its job queue and its thread.
+//!
+//! Asynchronous jobs (`load`, `call`, `functionExists`, `close`) go to the
+//! plugin's own thread in order and finish with an `Event::Done`; the
+//! synchronous ones run here on the JS thread. `lib/plugin.js` never starts a
+//! synchronous job while an asynchronous one is pending, so the two never wait
+//! on each other.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+
+use extism_core::log::{LogLevel, LogSink};
+use extism_core::{CancelHandle, Function, Manifest, ModuleDescription, PluginBuilder, SharedPlugin};
+use napi::bindgen_prelude::{BigInt, Buffer, Function as JsFunction, Unknown};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::bridge::{Bridge, Event, EventArgs, SyncScope};
+use crate::error::ErrorInfo;
+use crate::signature::{import_signature, Signature};
+
+/// How a job ended, before it becomes a [`JsOutcome`] on the JS thread.
+pub(crate) enum Outcome {
+    Loaded(Vec<Option<Signature>>),
+    Output(Vec<u8>),
+    Bool(bool),
+    Unit,
+    Failed(ErrorInfo),
+}
+
+/// A finished job as JS sees it.
+#[napi(object)]
+pub struct JsOutcome {
+    pub ok: bool,
+    /// A call's output (empty when the plugin set none).
+    pub output: Option<Buffer>,
+    pub value: Option<bool>,
+    /// For `load`: the wasm type of each host function, in the order given
+    /// (null for one that no module imports).
+    pub signatures: Option<Vec<Option<JsSignature>>>,
+    /// The core `ErrorKind` of a failure.
+    pub kind: Option<String>,
+    pub message: Option<String>,
+    pub rc: Option<i32>,
+}
+
+#[napi(object)]
+pub struct JsSignature {
+    pub params: Vec<String>,
+    pub results: Vec<String>,
+}
+
+impl Outcome {
+    pub(crate) fn into_js(self) -> JsOutcome {
+        let mut js = JsOutcome {
+            ok: true,
+            output: None,
+            value: None,
+            signatures: None,
+            kind: None,
+            message: None,
+            rc: None,
+        };
+        match self {
+            Outcome::Loaded(sigs) => {
+                js.signatures = Some(
+                    sigs.into_iter()
+                        .map(|s| {
+                            s.map(|s| JsSignature {
+                                params: s.param_names(),
+                                results: s.result_names(),
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            Outcome::Output(bytes) => js.output = Some(Buffer::from(bytes)),
+            Outcome::Bool(b) => js.value = Some(b),
+            Outcome::Unit => {}
+            Outcome::Failed(e) => {
+                js.ok = false;
+                js.kind = Some(e.kind.to_string());
+                js.message = Some(e.message);
+                js.rc = e.rc;
+            }
+        }
+        js
+    }
+}
+
+/// A host function's place in `functions`, by namespace and name.
+#[napi(object)]
+pub struct JsFunctionName {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The `PluginBuilder` settings that JS options turn into.
+#[napi(object)]
+pub struct JsLoadOptions {
+    pub wasi: bool,
+    pub fuel_limit: Option<BigInt>,
+    pub http_response_headers: bool,
+    /// `trace`..`error`, or `silent` for a sink that takes nothing; missing
+    /// means the process-wide logger.
+    pub log_level: Option<String>,
+    pub functions: Vec<JsFunctionName>,
+}
+
+struct LoadSettings {
+    wasi: bool,
+    fuel_limit: Option<u64>,
+    http_response_headers: bool,
+    log: Option<Option<LogLevel>>,
+    functions: Vec<(String, String)>,
+}
+
+impl LoadSettings {
+    fn from_js(o: JsLoadOptions) -> napi::Result<LoadSettings> {
+        let fuel_limit = match o.fuel_limit {
+            None => None,
+            Some(b) => {
+                let (negative, value, lossless) = b.get_u64();
+                if negative || !lossless {
+                    return Err(napi::Error::new(
+                        napi::Status::InvalidArg,
+                        "fuelLimit must be an integer from 0 to 2^64-1",
+                    ));
+                }
+                Some(value)
+            }
+        };
+        let log = match o.log_level.as_deref() {
+            None => None,
+            Some("silent") => Some(None),
+            Some(text) => Some(Some(LogLevel::parse(text).ok_or_else(|| {
+                napi::Error::new(napi::Status::InvalidArg, format!("unrecognized log level \"{text}\""))
+            })?)),
+        };
+        Ok(LoadSettings {
+            wasi: o.wasi,
+            fuel_limit,
+            http_response_headers: o.http_response_headers,
+            log,
+            functions: o.functions.into_iter().map(|f| (f.namespace, f.name)).collect(),
+        })
+    }
+}
+
+enum Job {
+    Load {
+        call_id: u32,
+        manifest: String,
+        settings: LoadSettings,
+    },
+    Call {
+        call_id: u32,
+        name: String,
+        input: Vec<u8>,
+        host_context: Option<u32>,
+    },
+    FunctionExists {
+        call_id: u32,
+        name: String,
+    },
+    Close {
+        call_id: u32,
+    },
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything the JS object and the plugin thread share.
+struct Inner {
+    bridge: Arc<Bridge>,
+    plugin: Mutex<Option<Arc<SharedPlugin>>>,
+    cancel: Mutex<Option<CancelHandle>>,
+    describe: Mutex<Option<Vec<ModuleDescription>>>,
+    active: AtomicBool,
+}
+
+impl Inner {
+    fn plugin(&self) -> Result<Arc<SharedPlugin>, ErrorInfo> {
+        lock(&self.plugin)
+            .clone()
+            .ok_or_else(|| ErrorInfo::other("plugin is closed"))
+    }
+
+    fn load(&self, manifest: &str, settings: &LoadSettings) -> Result<Vec<Option<Signature>>, ErrorInfo> {
+        let manifest = Manifest::parse(manifest)?;
+        let builder = || {
+            PluginBuilder::from_manifest(manifest.clone())
+                .with_wasi(settings.wasi)
+                .with_fuel_limit(settings.fuel_limit)
+        };
+        let mut functions = Vec::new();
+        let mut signatures = Vec::new();
+        if !settings.functions.is_empty() {
+            // JS host functions declare no types: each takes the type of the
+            // import it satisfies, read from a compilation without them.
+            let probe = PluginBuilder::from_manifest(manifest.clone())
+                .with_wasi(settings.wasi)
+                .compile()?;
+            for (index, (namespace, name)) in settings.functions.iter().enumerate() {
+                let signature = import_signature(&probe, namespace, name).map_err(|message| ErrorInfo {
+                    kind: "InvalidArgument",
+                    message,
+                    rc: None,
+                })?;
+                if let Some(sig) = &signature {
+                    let bridge = self.bridge.clone();
+                    let results = sig.results.clone();
+                    let index = index as u32;
+                    let f = Function::new(name.clone(), sig.params.clone(), sig.results.clone(), move |p, i, o| {
+                        bridge.host_call(index, &results, p, i, o)
+                    })?
+                    .with_namespace(namespace.clone());
+                    functions.push(f);
+                }
+                signatures.push(signature);
+            }
+        }
+        let compiled = builder().with_functions(functions).compile()?;
+        let sink = settings.log.map(|level| {
+            let bridge = self.bridge.clone();
+            LogSink::new(level, move |level, text| bridge.log(level, text))
+        });
+        let mut plugin = compiled.instantiate_with_log(sink)?;
+        if settings.http_response_headers {
+            plugin.allow_http_response_headers();
+        }
+        *lock(&self.cancel) = Some(plugin.cancel_handle());
+        *lock(&self.describe) = Some(compiled.describe());
+        *lock(&self.plugin) = Some(Arc::new(SharedPlugin::new(plugin)));
+        Ok(signatures)
+    }
+
+    fn call(&self, name: &str, input: &[u8], host_context: Option<u32>) -> Outcome {
+        let plugin = match self.plugin() {
+            Ok(p) => p,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let mut guard = match plugin.lock() {
+            Ok(g) => g,
+            Err(e) => return Outcome::Failed(e.into()),
+        };
+        let context = host_context.map(|id| Box::new(id) as Box<dyn Any + Send>);
+        self.active.store(true, Ordering::SeqCst);
+        let result = guard.call_with_context(name, input, context);
+        self.active.store(false, Ordering::SeqCst);
+        let rc = result.rc;
+        match result.into_result() {
+            Ok(()) => Outcome::Output(guard.output().to_vec()),
+            Err(e) => Outcome::Failed(ErrorInfo::from(e).with_rc(rc)),
+        }
+    }
+
+    fn function_exists(&self, name: &str) -> Outcome {
+        match self
+            .plugin()
+            .and_then(|p| p.lock().map_err(ErrorInfo::from).map(|mut g| g.function_exists(name)))
+        {
+            Ok(b) => Outcome::Bool(b),
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    fn close(&self) {
+        lock(&self.cancel).take();
+        lock(&self.plugin).take();
+    }
+
+    fn run(&self, job: Job) -> (u32, Outcome) {
+        match job {
+            Job::Load {
+                call_id,
+                manifest,
+                settings,
+            } => (
+                call_id,
+                match self.load(&manifest, &settings) {
+                    Ok(s) => Outcome::Loaded(s),
+                    Err(e) => Outcome::Failed(e),
+                },
+            ),
+            Job::Call {
+                call_id,
+                name,
+                input,
+                host_context,
+            } => (call_id, self.call(&name, &input, host_context)),
+            Job::FunctionExists { call_id, name } => (call_id, self.function_exists(&name)),
+            Job::Close { call_id } => {
+                self.close();
+                (call_id, Outcome::Unit)
+            }
+        }
+    }
+}
+
+fn panic_text(payload: Box<dyn Any + Send>) -> ErrorInfo {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    ErrorInfo::other(format!("internal error in the Extism addon: {text}"))
+}
+
+/// The plugin thread: run jobs in order until the queue or the plugin closes.
+fn worker(inner: Arc<Inner>, jobs: mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        let closing = matches!(job, Job::Close { .. });
+        let call_id = match &job {
+            Job::Load { call_id, .. }
+            | Job::Call { call_id, .. }
+            | Job::FunctionExists { call_id, .. }
+            | Job::Close { call_id } => *call_id,
+        };
+        let (call_id, outcome) = catch_unwind(AssertUnwindSafe(|| inner.run(job)))
+            .unwrap_or_else(|payload| (call_id, Outcome::Failed(panic_text(payload))));
+        inner.bridge.send(Event::Done { call_id, outcome });
+        if closing {
+            break;
+        }
+    }
+}
+
+/// Room for deep wasm and host-call stacks (the default is 2 MiB).
+const PLUGIN_THREAD_STACK: usize = 8 * 1024 * 1024;
+
+/// Main's exports or imports, as `WebAssembly.Module.exports` describes them.
+#[napi(object)]
+pub struct JsDescriptor {
+    pub module: Option<String>,
+    pub name: String,
+    /// `function`, `memory`, `table`, `global` or `tag`.
+    pub kind: String,
+}
+
+#[napi(object)]
+pub struct JsDescription {
+    pub exports: Vec<JsDescriptor>,
+    pub imports: Vec<JsDescriptor>,
+}
+
+fn kind_of(type_text: &str) -> String {
+    if type_text.starts_with("(func") {
+        "function".into()
+    } else {
+        type_text.to_string()
+    }
+}
+
+/// The native plugin behind `lib/plugin.js`'s `Plugin` (not exported from the package).
+#[napi(js_name = "NativePlugin")]
+pub struct JsPlugin {
+    inner: Arc<Inner>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl JsPlugin {
+    fn submit(&self, job: Job) -> napi::Result<()> {
+        let mut jobs = lock(&self.jobs);
+        if jobs.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let inner = self.inner.clone();
+            std::thread::Builder::new()
+                .name(format!("extism-plugin-{}", self.inner.bridge_id()))
+                .stack_size(PLUGIN_THREAD_STACK)
+                .spawn(move || worker(inner, rx))
+                .map_err(|e| napi::Error::from_reason(format!("cannot start the plugin thread: {e}")))?;
+            *jobs = Some(tx);
+        }
+        jobs.as_ref()
+            .and_then(|tx| tx.send(job).ok())
+            .ok_or_else(|| napi::Error::from_reason("plugin is closed"))
+    }
+
+    /// Run `f` on the JS thread as a synchronous job.
+    fn run_sync(&self, env: &Env, f: impl FnOnce(&Inner) -> Outcome) -> JsOutcome {
+        let _scope = SyncScope::enter(env);
+        catch_unwind(AssertUnwindSafe(|| f(&self.inner)))
+            .unwrap_or_else(|payload| Outcome::Failed(panic_text(payload)))
+            .into_js()
+    }
+}
+
+impl Inner {
+    fn bridge_id(&self) -> u32 {
+        self.bridge.plugin_id()
+    }
+}
+
+#[napi]
+impl JsPlugin {
+    /// A plugin with no module yet: `load` or `loadSync` makes it.
+    /// `dispatch(kind, pluginId, ...)` receives its events.
+    #[napi(constructor)]
+    pub fn new(id: u32, dispatch: JsFunction<'_, EventArgs, Unknown<'static>>) -> napi::Result<Self> {
+        let bridge = Arc::new(Bridge::new(id, &dispatch)?);
+        Ok(JsPlugin {
+            inner: Arc::new(Inner {
+                bridge,
+                plugin: Mutex::new(None),
+                cancel: Mutex::new(None),
+                describe: Mutex::new(None),
+                active: AtomicBool::new(false),
+            }),
+            jobs: Mutex::new(None),
+        })
+    }
+
+    #[napi]
+    pub fn load(&self, call_id: u32, manifest: String, options: JsLoadOptions) -> napi::Result<()> {
+        let settings = LoadSettings::from_js(options)?;
+        self.submit(Job::Load {
+            call_id,
+            manifest,
+            settings,
+        })
+    }
+
+    #[napi]
+    pub fn load_sync(&self, env: Env, manifest: String, options: JsLoadOptions) -> napi::Result<JsOutcome> {
+        let settings = LoadSettings::from_js(options)?;
+        Ok(self.run_sync(&env, |inner| match inner.load(&manifest, &settings) {
+            Ok(s) => Outcome::Loaded(s),
+            Err(e) => Outcome::Failed(e),
+        }))
+    }
+
+    #[napi]
+    pub fn call(&self, call_id: u32, name: String, input: &[u8], host_context: Option<u32>) -> napi::Result<()> {
+        self.submit(Job::Call {
+            call_id,
+            name,
+            input: input.to_vec(),
+            host_context,
+        })
+    }
+
+    #[napi]
+    pub fn call_sync(&self, env: Env, name: String, input: &[u8], host_context: Option<u32>) -> JsOutcome {
+        self.run_sync(&env, |inner| inner.call(&name, input, host_context))
+    }
+
+    #[napi]
+    pub fn function_exists(&self, call_id: u32, name: String) -> napi::Result<()> {
+        self.submit(Job::FunctionExists { call_id, name })
+    }
+
+    #[napi]
+    pub fn function_exists_sync(&self, env: Env, name: String) -> JsOutcome {
+        self.run_sync(&env, |inner| inner.function_exists(&name))
+    }
+
+    /// Free the plugin's Extism memory (JS checks that no job is pending).
+    #[napi]
+    pub fn reset(&self, env: Env) -> JsOutcome {
+        self.run_sync(&env, |inner| {
+            match inner.plugin().and_then(|p| {
+                p.lock()
+                    .map_err(ErrorInfo::from)
+                    .and_then(|mut g| g.reset().map_err(ErrorInfo::from))
+            }) {
+                Ok(()) => Outcome::Unit,
+                Err(e) => Outcome::Failed(e),
+            }
+        })
+    }
+
+    /// Close after the queued jobs; `Done` follows.
+    #[napi]
+    pub fn close(&self, call_id: u32) -> napi::Result<()> {
+        self.submit(Job::Close { call_id })
+    }
+
+    /// Close now (JS checks that no job is pending).
+    #[napi]
+    pub fn close_sync(&self) {
+        self.inner.close();
+        // A thread that was started exits when its queue closes.
+        lock(&self.jobs).take();
+    }
+
+    /// Stop the call running now, if any.
+    #[napi]
+    pub fn cancel(&self) {
+        if let Some(handle) = lock(&self.inner.cancel).as_ref() {
+            handle.cancel();
+        }
+    }
+
+    #[napi]
+    pub fn is_active(&self) -> bool {
+        self.inner.active.load(Ordering::SeqCst)
+    }
+
+    /// Main's exports and imports.
+    #[napi]
+    pub fn describe(&self) -> JsDescription {
+        let modules = lock(&self.inner.describe);
+        let main = modules
+            .as_ref()
+            .and_then(|m| m.iter().find(|d| d.name == "main").or_else(|| m.last()));
+        match main {
+            None => JsDescription {
+                exports: Vec::new(),
+                imports: Vec::new(),
+            },
+            Some(d) => JsDescription {
+                exports: d
+                    .exports
+                    .iter()
+                    .map(|(name, ty)| JsDescriptor {
+                        module: None,
+                        name: name.clone(),
+                        kind: kind_of(ty),
+                    })
+                    .collect(),
+                imports: d
+                    .imports
+                    .iter()
+                    .map(|(module, name, ty)| JsDescriptor {
+                        module: Some(module.clone()),
+                        name: name.clone(),
+                        kind: kind_of(ty),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}

@@ -1,0 +1,125 @@
+"""Type stubs of the native module ``extism._extism`` (checked with ``mypy.stubtest``)."""
+
+from typing import Any, Callable, Optional, Sequence, Union, final
+
+__all__ = [
+    "Error",
+    "CompiledPlugin",
+    "Plugin",
+    "CancelHandle",
+    "Function",
+    "CurrentPlugin",
+    "extism_version",
+    "set_log_file",
+    "set_log_buffer",
+    "drain_logs",
+]
+
+_Bytes = Union[bytes, bytearray, memoryview]
+
+class Error(Exception):
+    """The single exception type of every runtime failure. Its one argument is the message text."""
+
+@final
+class CompiledPlugin:
+    """A compiled plugin, from which plugins are created cheaply (from any thread)."""
+
+    def __new__(
+        cls,
+        wasm: _Bytes,
+        wasi: bool = False,
+        functions: Sequence[Function] = ...,
+        fuel_limit: Optional[int] = None,
+    ) -> CompiledPlugin: ...
+    def instantiate(self) -> Plugin:
+        """Create a plugin: a new instance with its own memory, vars, config and id."""
+    @property
+    def wasi(self) -> bool:
+        """Whether plugins get WASI."""
+    @property
+    def fuel_limit(self) -> Optional[int]:
+        """The fuel budget of each call, or None."""
+
+@final
+class Plugin:
+    """A plugin instance: its own memory, vars, config and id."""
+
+    def call(self, name: str, data: Union[str, _Bytes], host_context: Any = None) -> bytes:
+        """Call the export ``name`` with ``data`` (str, UTF-8 encoded, or bytes-like)."""
+    def function_exists(self, name: str) -> bool:
+        """Whether the plugin exports ``name`` as a callable function."""
+    def update_config(self, json: Union[str, _Bytes]) -> None:
+        """Merge a JSON object of string (set) or null (remove) values into the plugin's config."""
+    def reset(self) -> None:
+        """Free every block of Extism memory (vars and config are kept)."""
+    @property
+    def id(self) -> bytes:
+        """The plugin's 16-byte id (a UUID v4)."""
+    def cancel_handle(self) -> CancelHandle:
+        """A handle that stops the call running on this plugin, from any thread."""
+
+@final
+class CancelHandle:
+    """Stops the call running on one plugin, from any thread."""
+
+    def cancel(self) -> bool:
+        """Interrupt the call running on the plugin now."""
+
+@final
+class Function:
+    """A host function that plugins import as ``namespace::name``."""
+
+    def __new__(
+        cls,
+        namespace: Optional[str],
+        name: str,
+        params: Sequence[int],
+        results: Sequence[int],
+        callback: Callable[[CurrentPlugin, list[Union[int, float]]], Optional[Sequence[Union[int, float]]]],
+    ) -> Function: ...
+    @property
+    def name(self) -> str:
+        """The import name."""
+    @property
+    def namespace(self) -> str:
+        """The import module name."""
+    @property
+    def params(self) -> list[int]:
+        """The parameter types, as ``ValType`` codes."""
+    @property
+    def results(self) -> list[int]:
+        """The result types, as ``ValType`` codes."""
+
+@final
+class CurrentPlugin:
+    """The plugin that called a host function; usable only during that call."""
+
+    def alloc(self, size: int) -> int:
+        """Allocate a block of ``size`` bytes in Extism memory."""
+    def alloc_bytes(self, data: _Bytes) -> int:
+        """Allocate a block holding a copy of ``data``."""
+    def free(self, handle: int) -> None:
+        """Free the block at ``handle``."""
+    def length(self, handle: int) -> int:
+        """The length of the live block at ``handle``."""
+    def read(self, offset: int, length: int) -> bytes:
+        """A copy of ``length`` bytes of Extism memory at ``offset``."""
+    def write(self, offset: int, data: _Bytes) -> None:
+        """Write ``data`` into Extism memory at ``offset``."""
+    def host_context(self) -> Any:
+        """The ``host_context`` given to ``Plugin.call``."""
+    @property
+    def active(self) -> bool:
+        """Whether the host function call is still running."""
+
+def extism_version() -> str:
+    """This runtime's version."""
+
+def set_log_file(file: str, level: Optional[str] = None) -> None:
+    """Send plugin log messages to ``file``."""
+
+def set_log_buffer(level: Optional[str] = None) -> None:
+    """Buffer plugin log messages in memory until ``drain_logs``."""
+
+def drain_logs(callback: Callable[[str], Any]) -> int:
+    """Call ``callback(line)`` for each buffered log line and empty the buffer."""
