@@ -4,12 +4,44 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FIXTURES := target/fixtures
 
-.PHONY: all build fixtures test test-rust test-c test-leaks test-python test-node fuzz header demo lint clean
+.PHONY: all build install test-install fixtures test test-rust test-c test-leaks test-python test-node fuzz header demo lint clean
 
 all: build
 
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+
 build:
-	$(CARGO) build --release -p extism-core -p extism-capi
+	$(CARGO) build --release -p extism-core -p extism-capi -p extism-cli
+	# Programs linked in the tree record the soname; let them find it here too.
+	ln -sf libextism.so target/release/libextism.so.$(SOMAJOR)
+
+# Install the C library (with its soname links), the header, extism.pc and
+# the `extism` command under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 755 target/release/libextism.so $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
+	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
+	ln -sf libextism.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libextism.so.$(SOMAJOR)
+	ln -sf libextism.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libextism.so
+	install -m 644 include/extism.h $(DESTDIR)$(PREFIX)/include/extism.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/extism.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism.pc
+	install -m 755 target/release/extism $(DESTDIR)$(PREFIX)/bin/extism
+
+# Install into a scratch prefix and build the C example from the installed
+# files alone, through pkg-config.
+test-install:
+	rm -rf target/install-test
+	$(MAKE) install PREFIX=$(CURDIR)/target/install-test
+	cc -std=c11 -Wall -Werror -o target/install-test/count_vowels examples/count_vowels.c \
+	  $$(PKG_CONFIG_PATH=$(CURDIR)/target/install-test/lib/pkgconfig pkg-config --cflags --libs extism) \
+	  -Wl,-rpath,$(CURDIR)/target/install-test/lib
+	test "$$(target/install-test/count_vowels examples/count_vowels.wat aeiou | head -1)" = '{"count":5}'
+	readelf -d target/install-test/lib/libextism.so | grep -q 'SONAME.*libextism.so.$(SOMAJOR)'
+	target/install-test/bin/extism call examples/count_vowels.wat count_vowels -i aeiou
+	@echo
 
 # The AssemblyScript PDK plugins, compiled from source (npm installs the
 # compiler and the official @extism/as-pdk).
@@ -19,12 +51,12 @@ fixtures:
 # Only the Rust crates: the Python and Node extension crates link against
 # their interpreters and are tested through their own suites.
 test-rust: fixtures
-	$(CARGO) test --release -p extism-core -p extism-capi
+	$(CARGO) test --release -p extism-core -p extism-capi -p extism-cli
 
 test-c: build fixtures
 	tests/c/run.sh
 
-test: fuzz test-rust test-leaks test-python test-node test-c
+test: fuzz test-rust test-install test-leaks test-python test-node test-c
 
 # The Python package (a venv in .venv, pip install from source, pytest, stubtest).
 test-python: fixtures
@@ -64,10 +96,13 @@ fuzz:
 header:
 	UPDATE_HEADER=1 $(CARGO) test --release -p extism-capi --test header
 
-# The main job: the bundled example plugin run through the C API, Python and
-# Node; each prints the same result.
+# The main job: the bundled example plugin run through the command line, the
+# C API, Python and Node; each prints the same result.
 VENV ?= $(CURDIR)/.venv
 demo: build
+	@echo "== extism (command line)"
+	target/release/extism call examples/count_vowels.wat count_vowels --input "Hello, World!"
+	@echo
 	cc -std=c11 -Wall -Werror -o target/release/count_vowels examples/count_vowels.c \
 	  -Iinclude -Ltarget/release -lextism -Wl,-rpath,$(CURDIR)/target/release
 	@echo "== C"
