@@ -41,13 +41,15 @@ impl<'a> CurrentPlugin<'a> {
         if n == 0 || n > u32::MAX as u64 {
             return Ok(0);
         }
-        let alloc = self.caller.data().kernel().alloc.clone();
+        let kernel = self.caller.data().kernel_arc();
+        let alloc = &kernel.alloc;
         alloc.call(&mut self.caller, n as i64).map(|h| h as u64).map_err(trap)
     }
 
     /// Free a block; unknown handles are ignored.
     pub fn free(&mut self, handle: u64) -> Result<()> {
-        let free = self.caller.data().kernel().free.clone();
+        let kernel = self.caller.data().kernel_arc();
+        let free = &kernel.free;
         free.call(&mut self.caller, handle as i64).map_err(trap)
     }
 
@@ -56,7 +58,8 @@ impl<'a> CurrentPlugin<'a> {
         if handle == 0 {
             return Ok(0);
         }
-        let length = self.caller.data().kernel().length.clone();
+        let kernel = self.caller.data().kernel_arc();
+        let length = &kernel.length;
         length
             .call(&mut self.caller, handle as i64)
             .map(|n| n as u64)
@@ -99,7 +102,8 @@ impl<'a> CurrentPlugin<'a> {
     /// Set the plugin error of this call without trapping (ABI.md §9).
     pub fn set_error(&mut self, message: &str) -> Result<()> {
         let handle = self.alloc_bytes(message.as_bytes())?;
-        let error_set = self.caller.data().kernel().error_set.clone();
+        let kernel = self.caller.data().kernel_arc();
+        let error_set = &kernel.error_set;
         error_set.call(&mut self.caller, handle as i64).map_err(trap)
     }
 

@@ -35,12 +35,14 @@ fn fail(message: String) -> wasmtime::Error {
 }
 
 fn length(caller: &mut Ctx<'_>, handle: i64) -> wasmtime::Result<u64> {
-    let f = caller.data().kernel().length.clone();
+    let kernel = caller.data().kernel_arc();
+    let f = &kernel.length;
     Ok(f.call(&mut *caller, handle)? as u64)
 }
 
 fn free(caller: &mut Ctx<'_>, handle: i64) -> wasmtime::Result<()> {
-    let f = caller.data().kernel().free.clone();
+    let kernel = caller.data().kernel_arc();
+    let f = &kernel.free;
     f.call(&mut *caller, handle)
 }
 
@@ -69,7 +71,8 @@ fn write_block(caller: &mut Ctx<'_>, bytes: &[u8]) -> wasmtime::Result<i64> {
     if bytes.is_empty() {
         return Ok(0);
     }
-    let alloc = caller.data().kernel().alloc.clone();
+    let kernel = caller.data().kernel_arc();
+    let alloc = &kernel.alloc;
     let handle = alloc.call(&mut *caller, bytes.len() as i64)?;
     if handle == 0 {
         return Err(wasmtime::Error::new(Error::new(

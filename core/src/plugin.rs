@@ -62,6 +62,9 @@ enum Export {
 pub struct Plugin {
     compiled: Arc<Compiled>,
     store: Store<PluginState>,
+    /// The kernel's host-side handles, kept beside the store (not inside it)
+    /// so calls borrow them without cloning.
+    kernel: Arc<Kernel>,
     main: Instance,
     exports: HashMap<Box<str>, Export>,
     /// The export called last: hosts usually call one function repeatedly.
@@ -122,10 +125,11 @@ impl Plugin {
             log,
             http_headers: false,
         };
-        let (store, main) = instantiate(&inner, carried)?;
+        let (store, kernel, main) = instantiate(&inner, carried)?;
         Ok(Plugin {
             compiled: inner,
             store,
+            kernel,
             main,
             exports: HashMap::new(),
             last_export: None,
@@ -217,14 +221,25 @@ impl Plugin {
     }
 
     fn export(&mut self, name: &str) -> Option<Export> {
-        if let Some((last, export)) = &self.last_export {
-            if **last == *name {
-                return Some(export.clone());
-            }
+        if self.select_export(name) {
+            self.last_export.as_ref().map(|(_, e)| e.clone())
+        } else {
+            None
         }
-        let export = self.lookup_export(name)?;
-        self.last_export = Some((name.into(), export.clone()));
-        Some(export)
+    }
+
+    /// Make `name` the cached last export; false if main has no such export.
+    fn select_export(&mut self, name: &str) -> bool {
+        if matches!(&self.last_export, Some((last, _)) if **last == *name) {
+            return true;
+        }
+        match self.lookup_export(name) {
+            Some(export) => {
+                self.last_export = Some((name.into(), export));
+                true
+            }
+            None => false,
+        }
     }
 
     fn lookup_export(&mut self, name: &str) -> Option<Export> {
@@ -255,7 +270,7 @@ impl Plugin {
     /// next call or reset.
     pub fn output(&self) -> &[u8] {
         let (offset, length) = self.output;
-        let memory = self.store.data().kernel().memory.data(&self.store);
+        let memory = self.kernel.memory.data(&self.store);
         let start = offset as usize;
         memory
             .get(start..start.saturating_add(length as usize))
@@ -265,8 +280,10 @@ impl Plugin {
     /// The address of the last call's output in Extism memory (for the C API,
     /// whose caller reads it in place).
     pub fn output_ptr(&self) -> *const u8 {
-        let memory = self.store.data().kernel().memory;
-        memory.data_ptr(&self.store).wrapping_add(self.output.0 as usize)
+        self.kernel
+            .memory
+            .data_ptr(&self.store)
+            .wrapping_add(self.output.0 as usize)
     }
 
     /// Call `name` with `input` and a host context; see `CallResult`.
@@ -301,10 +318,9 @@ impl Plugin {
 
     fn run(&mut self, name: &str, input: &[u8], host_context: Option<Box<dyn Any + Send>>) -> CallResult {
         self.store.data_mut().host_context = host_context;
-        let kernel = self.store.data().kernel().clone();
         // Armed before any wasm runs, so a cancel also stops the input copy.
         let timer = self.arm(self.compiled.manifest.timeout_ms);
-        let invoked = self.place_input_and_invoke(&kernel, name, input);
+        let invoked = self.place_input_and_invoke(name, input);
         self.disarm();
         drop(timer);
         let result = match invoked {
@@ -321,12 +337,12 @@ impl Plugin {
             let _ = self.store.set_fuel(u64::MAX);
         }
 
-        let record = kernel.record(&self.store);
+        let record = self.kernel.record(&self.store);
         self.output = (record.output_offset, record.output_length);
         let plugin_error = if record.error == 0 {
             None
         } else {
-            self.plugin_error(&kernel, record.error)
+            self.plugin_error(record.error)
         };
         match result {
             Ok(rc) => CallResult {
@@ -349,12 +365,8 @@ impl Plugin {
 
     /// Reset Extism memory, place the input, find the export and run it.
     /// `Err` is a finished result (the export never ran).
-    fn place_input_and_invoke(
-        &mut self,
-        kernel: &Kernel,
-        name: &str,
-        input: &[u8],
-    ) -> Result<wasmtime::Result<i32>, CallResult> {
+    fn place_input_and_invoke(&mut self, name: &str, input: &[u8]) -> Result<wasmtime::Result<i32>, CallResult> {
+        let kernel = &self.kernel;
         match kernel.begin_call.call(&mut self.store, input.len() as i64) {
             Ok(-1) => {
                 return Err(CallResult::fail(
@@ -376,13 +388,19 @@ impl Plugin {
                 return Err(CallResult::fail(rc, error));
             }
         }
-        let Some(export) = self.export(name) else {
+        if !self.select_export(name) {
             return Err(CallResult::fail(
                 RC_ERROR,
                 Error::new(ErrorKind::FunctionNotFound, format!("Function not found: {name}")),
             ));
+        }
+        let Some((_, export)) = &self.last_export else {
+            return Err(CallResult::fail(
+                RC_ERROR,
+                Error::new(ErrorKind::Other, "export cache is empty"),
+            ));
         };
-        Ok(match &export {
+        Ok(match export {
             Export::ReturnsI32(f) => f.call(&mut self.store, ()),
             Export::ReturnsNothing(f) => f.call(&mut self.store, ()).map(|()| 0),
             Export::Other(f) => call_untyped(&mut self.store, name, *f),
@@ -390,12 +408,12 @@ impl Plugin {
     }
 
     /// The text of the error the plugin set, if it set one (a live block).
-    fn plugin_error(&mut self, kernel: &Kernel, handle: u64) -> Option<String> {
-        let length = kernel.length.call(&mut self.store, handle as i64).ok()? as u64;
+    fn plugin_error(&mut self, handle: u64) -> Option<String> {
+        let length = self.kernel.length.call(&mut self.store, handle as i64).ok()? as u64;
         if length == 0 {
             return None;
         }
-        let memory = kernel.memory.data(&self.store);
+        let memory = self.kernel.memory.data(&self.store);
         let bytes = memory.get(handle as usize..(handle + length) as usize)?;
         Some(String::from_utf8_lossy(bytes).into_owned())
     }
@@ -417,8 +435,8 @@ impl Plugin {
         if let Some(limit) = self.compiled.fuel_limit {
             let _ = self.store.set_fuel(limit);
         }
-        let reset = self.store.data().kernel().reset.clone();
-        reset
+        self.kernel
+            .reset
             .call(&mut self.store, ())
             .map_err(|e| call_error_from_wasmtime(e).1)
     }
@@ -435,8 +453,9 @@ impl Plugin {
             log: state.log.clone(),
             http_headers: state.http_headers.is_some(),
         };
-        let (store, main) = instantiate(&self.compiled, carried)?;
+        let (store, kernel, main) = instantiate(&self.compiled, carried)?;
         self.store = store;
+        self.kernel = kernel;
         self.main = main;
         self.exports.clear();
         self.last_export = None;
@@ -499,7 +518,7 @@ fn call_untyped(store: &mut Store<PluginState>, name: &str, func: Func) -> wasmt
 }
 
 /// Create a store and instantiate every module into it (ABI.md §7).
-fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<PluginState>, Instance)> {
+fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<PluginState>, Arc<Kernel>, Instance)> {
     let engine = &compiled.shared.engine;
     let wasi = if compiled.wasi {
         Some(crate::wasi::context(&compiled.manifest)?)
@@ -533,7 +552,7 @@ fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<Plug
         let (_, error) = call_error_from_wasmtime(e);
         Error::new(ErrorKind::Instantiate, error.message().to_string())
     };
-    let kernel = Kernel::instantiate(&mut store, &compiled.shared.kernel).map_err(instantiate_error)?;
+    let kernel = Arc::new(Kernel::instantiate(&mut store, &compiled.shared.kernel).map_err(instantiate_error)?);
     store.data_mut().kernel = Some(kernel.clone());
 
     // Instantiation and initializers are covered by the timeout and by fuel
@@ -543,7 +562,7 @@ fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<Plug
     disarm(&mut store);
     drop(timer);
     let main = result?;
-    Ok((store, main))
+    Ok((store, kernel, main))
 }
 
 fn instantiate_modules(compiled: &Compiled, store: &mut Store<PluginState>, kernel: &Kernel) -> Result<Instance> {

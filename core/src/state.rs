@@ -13,7 +13,7 @@ use crate::log::LogSink;
 
 pub(crate) struct PluginState {
     pub compiled: Arc<Compiled>,
-    pub kernel: Option<Kernel>,
+    pub kernel: Option<Arc<Kernel>>,
     pub limiter: MemoryLimiter,
     pub wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
     pub config: BTreeMap<String, String>,
@@ -35,6 +35,14 @@ impl PluginState {
     pub fn kernel(&self) -> &Kernel {
         self.kernel
             .as_ref()
+            .expect("kernel is instantiated before any wasm runs")
+    }
+
+    /// The kernel handles, shareable across a call into the kernel (cloning
+    /// the Arc is one atomic; cloning the typed functions would be several).
+    pub fn kernel_arc(&self) -> Arc<Kernel> {
+        self.kernel
+            .clone()
             .expect("kernel is instantiated before any wasm runs")
     }
 }
