@@ -25,7 +25,7 @@ enum Command {
     /// input comes from --input, --input-file (`-` for stdin), or is empty.
     /// On failure the plugin's error goes to stderr and the exit code is the
     /// call's return code (or 1).
-    Call(CallArgs),
+    Call(Box<CallArgs>),
     /// List the modules of PLUGIN with their imports and exports.
     Info {
         /// A wasm file, a WAT file, or a manifest file.
@@ -109,7 +109,10 @@ fn call(args: CallArgs) -> ExitCode {
         manifest.config.insert(key.to_string(), value.to_string());
     }
     if !args.allowed_hosts.is_empty() {
-        manifest.allowed_hosts.get_or_insert_with(Vec::new).extend(args.allowed_hosts);
+        manifest
+            .allowed_hosts
+            .get_or_insert_with(Vec::new)
+            .extend(args.allowed_hosts);
     }
     for entry in &args.allowed_paths {
         // `ro:` belongs to the host side; split host and guest after it.
@@ -200,7 +203,7 @@ fn info(path: PathBuf) -> ExitCode {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Call(args) => call(args),
+        Command::Call(args) => call(*args),
         Command::Info { plugin } => info(plugin),
     }
 }

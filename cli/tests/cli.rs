@@ -9,7 +9,11 @@ fn repo() -> PathBuf {
 }
 
 fn fixture(name: &str) -> String {
-    repo().join("tests/fixtures/wat").join(format!("{name}.wat")).display().to_string()
+    repo()
+        .join("tests/fixtures/wat")
+        .join(format!("{name}.wat"))
+        .display()
+        .to_string()
 }
 
 fn extism(args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -20,7 +24,12 @@ fn extism(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.unwrap_or_default()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.unwrap_or_default())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -38,7 +47,10 @@ fn call_with_input_from_argument_file_and_stdin() {
     assert_eq!(text(&out.stdout), r#"{"count":5}"#);
     let file = std::env::temp_dir().join(format!("extism-cli-{}.txt", std::process::id()));
     std::fs::write(&file, "ooo").unwrap();
-    let out = extism(&["call", &cv, "count_vowels", "--input-file", file.to_str().unwrap()], None);
+    let out = extism(
+        &["call", &cv, "count_vowels", "--input-file", file.to_str().unwrap()],
+        None,
+    );
     assert_eq!(text(&out.stdout), r#"{"count":3}"#);
     std::fs::remove_file(file).unwrap();
 }
@@ -54,7 +66,10 @@ fn failures_exit_non_zero_with_the_error_on_stderr() {
     let out = extism(&["call", &fixture("wasi"), "exit_3", "--wasi"], None);
     assert_eq!(out.status.code(), Some(3));
     let out = extism(&["call", &fixture("limits"), "infinite_loop", "--timeout", "50"], None);
-    assert_eq!((out.status.code(), text(&out.stderr).trim().to_string()), (Some(134), "extism: timeout".into()));
+    assert_eq!(
+        (out.status.code(), text(&out.stderr).trim().to_string()),
+        (Some(134), "extism: timeout".into())
+    );
     let out = extism(&["call", &fixture("limits"), "infinite_loop", "--fuel", "1000"], None);
     assert_eq!(text(&out.stderr).trim(), "extism: plugin ran out of fuel");
     let out = extism(&["call", &fixture("limits"), "grow_forever", "--memory-max", "4"], None);
@@ -67,18 +82,49 @@ fn failures_exit_non_zero_with_the_error_on_stderr() {
 
 #[test]
 fn options_reach_the_plugin() {
-    let out = extism(&["call", &fixture("vars_config"), "config", "--config", "greeting=hi", "-i", "greeting"], None);
+    let out = extism(
+        &[
+            "call",
+            &fixture("vars_config"),
+            "config",
+            "--config",
+            "greeting=hi",
+            "-i",
+            "greeting",
+        ],
+        None,
+    );
     assert_eq!(text(&out.stdout), "hi");
     let out = extism(&["call", &fixture("vars_config"), "counter", "--var-max", "0"], None);
     assert_eq!(text(&out.stderr).trim(), "extism: Vars are disabled by this host");
     let dir = std::env::temp_dir();
     let path = format!("{}:/data", dir.display());
-    let out = extism(&["call", &fixture("wasi"), "preopen", "--wasi", "--allow-path", &path], None);
+    let out = extism(
+        &["call", &fixture("wasi"), "preopen", "--wasi", "--allow-path", &path],
+        None,
+    );
     assert_eq!(text(&out.stdout), "/data");
-    let out = extism(&["call", &fixture("http"), "http", "-i", r#"{"url": "http://127.0.0.1:1/"}"#], None);
+    let out = extism(
+        &[
+            "call",
+            &fixture("http"),
+            "http",
+            "-i",
+            r#"{"url": "http://127.0.0.1:1/"}"#,
+        ],
+        None,
+    );
     assert!(text(&out.stderr).contains("is not allowed"));
     let out = extism(
-        &["call", &fixture("log"), "log_all", "-i", "logged-line", "--log-level", "info"],
+        &[
+            "call",
+            &fixture("log"),
+            "log_all",
+            "-i",
+            "logged-line",
+            "--log-level",
+            "info",
+        ],
         None,
     );
     let stderr = text(&out.stderr);
@@ -90,13 +136,19 @@ fn a_manifest_file_with_overrides() {
     let manifest = std::env::temp_dir().join(format!("extism-cli-{}.json", std::process::id()));
     std::fs::write(
         &manifest,
-        format!(r#"{{"wasm": [{{"path": "{}"}}], "config": {{"greeting": "from manifest"}}}}"#, fixture("vars_config")),
+        format!(
+            r#"{{"wasm": [{{"path": "{}"}}], "config": {{"greeting": "from manifest"}}}}"#,
+            fixture("vars_config")
+        ),
     )
     .unwrap();
     let m = manifest.to_str().unwrap();
     let out = extism(&["call", m, "config", "-i", "greeting"], None);
     assert_eq!(text(&out.stdout), "from manifest");
-    let out = extism(&["call", m, "config", "-i", "greeting", "--config", "greeting=override"], None);
+    let out = extism(
+        &["call", m, "config", "-i", "greeting", "--config", "greeting=override"],
+        None,
+    );
     assert_eq!(text(&out.stdout), "override");
     std::fs::remove_file(manifest).unwrap();
 }
