@@ -56,7 +56,7 @@ test-rust: fixtures
 test-c: build fixtures
 	tests/c/run.sh
 
-test: fuzz test-rust test-install test-leaks test-python test-node test-c
+test: lint fuzz test-rust test-install test-leaks test-python test-node test-c
 
 # The Python package (a venv in .venv, pip install from source, pytest, stubtest).
 test-python: fixtures
