@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FIXTURES := target/fixtures
 
-.PHONY: all build install test-install fixtures test test-rust test-c test-leaks test-python test-node fuzz header demo lint clean
+.PHONY: all build install test-install fixtures test test-rust test-c test-leaks test-python test-node test-conformance fuzz header demo lint clean
 
 all: build
 
@@ -56,7 +56,7 @@ test-rust: fixtures
 test-c: build fixtures
 	tests/c/run.sh
 
-test: lint fuzz test-rust test-install test-leaks test-python test-node test-c
+test: lint fuzz test-rust test-install test-leaks test-python test-node test-conformance test-c
 
 # The Python package (a venv in .venv, pip install from source, pytest, stubtest).
 test-python: fixtures
@@ -65,6 +65,10 @@ test-python: fixtures
 # The Node addon (npm install, cargo build, tsc, node --test).
 test-node: fixtures
 	bindings/node/test.sh
+
+# tests/conformance/cases.json through C, Python and Node: the three must agree.
+test-conformance: build test-python test-node
+	tests/conformance/run.sh
 
 # The C suite under valgrind: no definite or indirect leaks, no invalid
 # accesses. (Uninitialised-value reports come from inside wasmparser's

@@ -126,8 +126,35 @@ function wasmEntry(item, index) {
     if (typeof item[key] !== 'string') throw new TypeError(`"manifest.wasm[${index}].${key}" must be a string`);
     out[key] = item[key];
   }
+  // The core decides what an entry may hold (exactly one of data, path and
+  // url; no unknown keys): whatever was not converted above goes to it as is.
+  for (const [key, value] of Object.entries(item)) {
+    if (!(key in out) && !WASM_ENTRY_CONVERTED.has(key)) out[key] = value;
+  }
+  // More than one form: hand them all over, for the core to refuse.
+  const forms = ['data', 'path', 'url'].filter((key) => key in item);
+  if (forms.length > 1) for (const key of forms) out[key] = jsonSafe(item[key]);
   return out;
 }
+
+// Keys wasmEntry converts itself.
+const WASM_ENTRY_CONVERTED = new Set(['data', 'path', 'url', 'headers', 'method', 'name', 'hash', 'response', 'module']);
+
+/** A value for the core's JSON: bytes as base64, URLs as text. */
+function jsonSafe(value) {
+  if (isBytes(value)) return base64(value);
+  if (value instanceof URL) return String(value);
+  return value;
+}
+
+// Manifest keys manifestJson converts itself; any other key goes to the core,
+// which refuses unknown keys (MANIFEST.md §2).
+const MANIFEST_CONVERTED = new Set([
+  'wasm', 'memory', 'config', 'allowedHosts', 'allowed_hosts', 'allowedPaths', 'allowed_paths', 'timeoutMs', 'timeout_ms',
+]);
+const MEMORY_CONVERTED = new Set([
+  'maxPages', 'max_pages', 'maxHttpResponseBytes', 'max_http_response_bytes', 'maxVarBytes', 'max_var_bytes',
+]);
 
 async function readResponses(manifest) {
   if (!manifest.wasm.some((item) => 'response' in item)) return manifest;
@@ -143,13 +170,21 @@ async function readResponses(manifest) {
   return { ...manifest, wasm };
 }
 
-function nonNegativeInteger(value, what) {
+/** A count given as a createPlugin option: checked here (a TypeError, as the
+ * JS SDK reports bad options). */
+function optionCount(value, what) {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'bigint') value = Number(value);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new TypeError(`${what} must be a non-negative number, not ${String(value)}`);
   }
   return Math.ceil(value);
+}
+
+/** A count from the manifest itself: BigInts become numbers, anything else
+ * goes to the core as it is, and the core refuses what is not a count. */
+function manifestCount(value) {
+  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 function stringMap(value, what) {
@@ -192,9 +227,11 @@ function manifestJson(manifest, opts) {
     ['maxHttpResponseBytes', 'max_http_response_bytes'],
     ['maxVarBytes', 'max_var_bytes'],
   ]) {
-    const value = optMemory[camel] ?? fromMemory[camel] ?? fromMemory[snake];
-    const n = nonNegativeInteger(value, `memory.${camel}`);
-    if (n !== undefined) memory[snake] = n;
+    const n = optionCount(optMemory[camel], `memory.${camel}`) ?? manifestCount(fromMemory[camel] ?? fromMemory[snake]);
+    if (n !== undefined && n !== null) memory[snake] = n;
+  }
+  for (const [key, value] of Object.entries(fromMemory)) {
+    if (!MEMORY_CONVERTED.has(key)) memory[key] = value;
   }
   if (Object.keys(memory).length) out.memory = memory;
 
@@ -219,9 +256,12 @@ function manifestJson(manifest, opts) {
   }
 
   // Unlike the official SDK, the manifest's own timeout applies too (DECISIONS.md).
-  const timeout = nonNegativeInteger(opts.timeoutMs ?? manifest.timeoutMs ?? manifest.timeout_ms, 'timeoutMs');
-  if (timeout !== undefined) out.timeout_ms = timeout;
+  const timeout = optionCount(opts.timeoutMs, 'timeoutMs') ?? manifestCount(manifest.timeoutMs ?? manifest.timeout_ms);
+  if (timeout !== undefined && timeout !== null) out.timeout_ms = timeout;
 
+  for (const [key, value] of Object.entries(manifest)) {
+    if (!MANIFEST_CONVERTED.has(key)) out[key] = value;
+  }
   return JSON.stringify(out);
 }
 
