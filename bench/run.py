@@ -2,6 +2,7 @@
 """Benchmark this project's libextism against the official one, interleaved.
 
 Usage: bench/run.py [--quick] [--official PATH] [WORKLOAD ...]
+       bench/run.py --python [--quick]
 
 Builds bench/c/bench.c, fetches the official library from PyPI's
 extism-sys==1.41.0 wheel (pip download, cached under target/bench), and runs
@@ -73,6 +74,52 @@ def run(exe, workload, samples, libs):
     return result
 
 
+def python_venvs():
+    """(ours, official): this project's package in .venv (made by
+    bindings/python/test.sh or `make demo`), and the official SDK 1.1.1 on
+    the official library in target/bench/venv-official."""
+    ours = os.path.join(ROOT, ".venv", "bin", "python")
+    if not os.path.exists(ours):
+        subprocess.check_call([os.path.join(ROOT, "bindings", "python", "test.sh"), "-q"])
+    venv = os.path.join(OUT, "venv-official")
+    official = os.path.join(venv, "bin", "python")
+    if not os.path.exists(official):
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+        subprocess.check_call([official, "-m", "pip", "install", "-q", "extism==1.1.1", "extism-sys==1.41.0"])
+    return ours, official
+
+
+def run_python(python, workloads):
+    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
+    out = subprocess.run([python, os.path.join(ROOT, "bench", "python", "workloads.py"), PLUGIN] + workloads,
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.splitlines()}
+
+
+def python_main(quick):
+    ours, official = python_venvs()
+    workloads = ["create", "empty_call", "echo_64", "echo_1m", "host", "threads_1", "threads_2"]
+    processes = 2 if quick else 4
+    medians = {w: {ours: [], official: []} for w in workloads}
+    for i in range(processes):
+        for python in ([ours, official] if i % 2 == 0 else [official, ours]):
+            for w, values in run_python(python, workloads).items():
+                medians[w][python].append(statistics.median(values))
+    print("Python: this project's `extism` vs the official SDK 1.1.1 on libextism 1.41.0")
+    print(f"{'workload':<18} {'ours (median, spread)':<34} {'official (median, spread)':<34} ratio")
+    for w in workloads:
+        cells = []
+        for python in (ours, official):
+            m = statistics.median(medians[w][python])
+            lo, hi = min(medians[w][python]), max(medians[w][python])
+            cells.append((m, f"{fmt(m, w)} ({fmt(lo, w)}..{fmt(hi, w)})"))
+        print(f"{w:<18} {cells[0][1]:<34} {cells[1][1]:<34} {cells[0][0] / cells[1][0]:.3f}")
+    for python, label in ((ours, "ours"), (official, "official")):
+        one = statistics.median(medians["threads_1"][python])
+        two = statistics.median(medians["threads_2"][python])
+        print(f"2 threads vs 1 ({label}): {one / two:.2f}x the throughput")
+
+
 def fmt(ns, workload):
     if workload == "rss_idle":
         return f"{ns / 1024:.1f} KiB"
@@ -87,8 +134,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="2 processes, 3 samples: a smoke run")
     parser.add_argument("--official", help="path of the official libextism (default: from the extism-sys wheel)")
+    parser.add_argument("--python", action="store_true", help="the Python-level workloads instead")
     parser.add_argument("workloads", nargs="*", default=WORKLOADS)
     args = parser.parse_args()
+    if args.python:
+        return python_main(args.quick)
     exe = build()
     official = args.official or official_library()
     processes, samples = (2, 3) if args.quick else (6, 7)

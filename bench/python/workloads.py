@@ -1,0 +1,97 @@
+"""Python-level workloads, run with whichever `extism` package is importable
+(this project's or the official SDK). Prints `workload ns_per_op` lines.
+
+Usage: python workloads.py PLUGIN.wat [WORKLOAD ...]
+"""
+import sys
+import threading
+import time
+
+import extism
+
+PLUGIN = open(sys.argv[1], "rb").read()
+SAMPLES = 5
+
+
+@extism.host_fn(name="bench_host", namespace="extism:host/user")
+def bench_host(data: bytes) -> bytes:
+    return data
+
+
+def timed(n, fn):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter_ns() - start) / n
+
+
+def plugin():
+    return extism.Plugin(PLUGIN, functions=[bench_host])
+
+
+def workload_create():
+    return timed(20, lambda: plugin().call("noop", b""))
+
+
+def workload_empty_call():
+    p = plugin()
+    return timed(5000, lambda: p.call("noop", b""))
+
+
+def workload_echo_64():
+    p = plugin()
+    data = b"x" * 64
+    return timed(5000, lambda: p.call("echo", data))
+
+
+def workload_echo_1m():
+    p = plugin()
+    data = b"x" * (1 << 20)
+    return timed(20, lambda: p.call("echo", data))
+
+
+def workload_host():
+    p = plugin()
+    data = b"hello host"
+    return timed(3000, lambda: p.call("host", data))
+
+
+def threads(count):
+    """Calls per second with `count` threads, each with its own plugin,
+    echoing 64 KiB for a fixed time; returned as ns per call overall."""
+    plugins = [plugin() for _ in range(count)]
+    data = b"y" * 65536
+    done = [0] * count
+    stop = time.perf_counter() + 1.0
+
+    def run(i):
+        p = plugins[i]
+        while time.perf_counter() < stop:
+            p.call("echo", data)
+            done[i] += 1
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    start = time.perf_counter_ns()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return (time.perf_counter_ns() - start) / max(1, sum(done))
+
+
+def workload_threads_1():
+    return threads(1)
+
+
+def workload_threads_2():
+    return threads(2)
+
+
+WORKLOADS = [name[len("workload_"):] for name in dir() if name.startswith("workload_")]
+
+if __name__ == "__main__":
+    for name in sys.argv[2:] or WORKLOADS:
+        fn = globals()["workload_" + name]
+        fn()  # warm-up
+        values = [fn() for _ in range(SAMPLES)]
+        print(name, " ".join(f"{v:.1f}" for v in values), flush=True)
