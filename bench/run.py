@@ -3,6 +3,7 @@
 
 Usage: bench/run.py [--quick] [--official PATH] [WORKLOAD ...]
        bench/run.py --python [--quick]
+       bench/run.py --node [--quick]
 
 Builds bench/c/bench.c, fetches the official library from PyPI's
 extism-sys==1.41.0 wheel (pip download, cached under target/bench), and runs
@@ -120,6 +121,44 @@ def python_main(quick):
         print(f"2 threads vs 1 ({label}): {one / two:.2f}x the throughput")
 
 
+def node_main(quick):
+    """Our addon (async and callSync) against @extism/extism 1.0.3 and
+    2.0.0-rc13, each in the foreground and with runInWorker."""
+    here = os.path.join(ROOT, "bench", "node")
+    if not os.path.isdir(os.path.join(here, "node_modules", "extism-v2")):
+        subprocess.check_call(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=here)
+    if not os.path.exists(os.path.join(ROOT, "bindings", "node", "extism.linux-x64-gnu.node")):
+        subprocess.check_call([os.path.join(ROOT, "bindings", "node", "test.sh")])
+    wasm = os.path.join(OUT, "bench.wasm")
+    os.makedirs(OUT, exist_ok=True)
+    subprocess.check_call(["node", os.path.join(here, "wat2wasm.cjs"), PLUGIN, wasm])
+    ours = os.path.join(ROOT, "bindings", "node", "index.mjs")
+    v1 = os.path.join(here, "node_modules", "extism-v1", "dist", "esm", "mod.js")
+    v2 = os.path.join(here, "node_modules", "extism-v2", "dist", "esm", "mod.js")
+    variants = [("ours async", ours, "async"), ("ours sync", ours, "sync"),
+                ("v2 rc13", v2, "async"), ("v2 rc13 worker", v2, "worker"),
+                ("v1.0.3", v1, "async"), ("v1.0.3 worker", v1, "worker")]
+    workloads = ["create", "empty_call", "echo_64", "echo_1m", "host"]
+    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
+    processes = 1 if quick else 3
+    results = {(label, w): [] for label, _, _ in variants for w in workloads}
+    for i in range(processes):
+        for label, module, mode in (variants if i % 2 == 0 else variants[::-1]):
+            out = subprocess.run(["node", os.path.join(here, "workloads.mjs"), module, wasm, mode] + workloads,
+                                 env=env, capture_output=True, text=True)
+            for line in out.stdout.splitlines():
+                name, *values = line.split()
+                results[(label, name)].append(statistics.median(float(v) for v in values))
+    print("Node: medians per call (spread over processes)")
+    print(f"{'variant':<16}" + "".join(f"{w:>20}" for w in workloads))
+    for label, _, _ in variants:
+        row = ""
+        for w in workloads:
+            values = results[(label, w)]
+            row += f"{fmt(statistics.median(values), w) if values else 'n/a':>20}"
+        print(f"{label:<16}{row}")
+
+
 def fmt(ns, workload):
     if workload == "rss_idle":
         return f"{ns / 1024:.1f} KiB"
@@ -135,10 +174,13 @@ def main():
     parser.add_argument("--quick", action="store_true", help="2 processes, 3 samples: a smoke run")
     parser.add_argument("--official", help="path of the official libextism (default: from the extism-sys wheel)")
     parser.add_argument("--python", action="store_true", help="the Python-level workloads instead")
+    parser.add_argument("--node", action="store_true", help="the Node-level workloads instead")
     parser.add_argument("workloads", nargs="*", default=WORKLOADS)
     args = parser.parse_args()
     if args.python:
         return python_main(args.quick)
+    if args.node:
+        return node_main(args.quick)
     exe = build()
     official = args.official or official_library()
     processes, samples = (2, 3) if args.quick else (6, 7)
