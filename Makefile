@@ -83,10 +83,11 @@ test-leaks: build fixtures
 # replaying the inputs that once failed.
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := manifest plugin_new kernel
-FUZZ_BIN := fuzz/target/x86_64-unknown-linux-gnu/release
+FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
+FUZZ_BIN := $(FUZZ_TARGET_DIR)/x86_64-unknown-linux-gnu/release
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s none
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s none --target-dir $(FUZZ_TARGET_DIR)
 	set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t fuzz/regressions/$$t fuzz/artifacts/$$t; \
 	  for f in fuzz/regressions/$$t/*; do \
