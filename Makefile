@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 FIXTURES := target/fixtures
+# Where cargo puts its output (CARGO_TARGET_DIR is honoured).
+RELEASE := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release
+export EXTISM_LIB_DIR := $(RELEASE)
 
 .PHONY: all build install test-install fixtures test test-rust test-c test-leaks test-python test-node test-conformance fuzz header demo lint clean
 
@@ -14,21 +17,21 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 build:
 	$(CARGO) build --release -p extism-core -p extism-capi -p extism-cli
 	# Programs linked in the tree record the soname; let them find it here too.
-	ln -sf libextism.so target/release/libextism.so.$(SOMAJOR)
+	ln -sf libextism.so $(RELEASE)/libextism.so.$(SOMAJOR)
 
 # Install the C library (with its soname links), the header, extism.pc and
 # the `extism` command under PREFIX.
 PREFIX ?= /usr/local
 install: build
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
-	install -m 755 target/release/libextism.so $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
+	install -m 755 $(RELEASE)/libextism.so $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
 	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
 	ln -sf libextism.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libextism.so.$(SOMAJOR)
 	ln -sf libextism.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libextism.so
 	install -m 644 include/extism.h $(DESTDIR)$(PREFIX)/include/extism.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/extism.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism.pc
-	install -m 755 target/release/extism $(DESTDIR)$(PREFIX)/bin/extism
+	install -m 755 $(RELEASE)/extism $(DESTDIR)$(PREFIX)/bin/extism
 
 # Install into a scratch prefix and build the C example from the installed
 # files alone, through pkg-config.
@@ -106,12 +109,12 @@ header:
 VENV ?= $(CURDIR)/.venv
 demo: build
 	@echo "== extism (command line)"
-	target/release/extism call examples/count_vowels.wat count_vowels --input "Hello, World!"
+	$(RELEASE)/extism call examples/count_vowels.wat count_vowels --input "Hello, World!"
 	@echo
-	cc -std=c11 -Wall -Werror -o target/release/count_vowels examples/count_vowels.c \
-	  -Iinclude -Ltarget/release -lextism -Wl,-rpath,$(CURDIR)/target/release
+	cc -std=c11 -Wall -Werror -o $(RELEASE)/count_vowels examples/count_vowels.c \
+	  -Iinclude -L$(RELEASE) -lextism -Wl,-rpath,$(RELEASE)
 	@echo "== C"
-	target/release/count_vowels examples/count_vowels.wat "Hello, World!"
+	$(RELEASE)/count_vowels examples/count_vowels.wat "Hello, World!"
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	CARGO_TARGET_DIR=$(CURDIR)/target $(VENV)/bin/python -m pip install -q --disable-pip-version-check ./bindings/python
 	@echo "== Python"
