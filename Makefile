@@ -4,7 +4,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FIXTURES := target/fixtures
 # Where cargo puts its output (CARGO_TARGET_DIR is honoured).
-RELEASE := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/release
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+RELEASE := $(TARGET_DIR)/release
 export EXTISM_LIB_DIR := $(RELEASE)
 
 .PHONY: all build install test-install fixtures test test-rust test-c test-leaks test-python test-node test-conformance fuzz header demo lint clean
@@ -116,10 +117,10 @@ demo: build
 	@echo "== C"
 	$(RELEASE)/count_vowels examples/count_vowels.wat "Hello, World!"
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	CARGO_TARGET_DIR=$(CURDIR)/target $(VENV)/bin/python -m pip install -q --disable-pip-version-check ./bindings/python
+	CARGO_TARGET_DIR=$(TARGET_DIR) $(VENV)/bin/python -m pip install -q --disable-pip-version-check ./bindings/python
 	@echo "== Python"
 	$(VENV)/bin/python examples/count_vowels.py examples/count_vowels.wat "Hello, World!"
-	cd bindings/node && CARGO_TARGET_DIR=$(CURDIR)/target npm install --no-audit --no-fund --loglevel=error
+	cd bindings/node && CARGO_TARGET_DIR=$(TARGET_DIR) npm install --no-audit --no-fund --loglevel=error
 	@echo "== Node"
 	node examples/count_vowels.mjs examples/count_vowels.wat "Hello, World!"
 
