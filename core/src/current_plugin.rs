@@ -119,15 +119,7 @@ impl<'a> CurrentPlugin<'a> {
 
     /// Set or (with `None`) remove a var, without the plugin-side size check.
     pub fn set_var(&mut self, key: &str, value: Option<&[u8]>) {
-        let vars = &mut self.caller.data_mut().vars;
-        match value {
-            Some(v) if !v.is_empty() => {
-                vars.insert(key.to_string(), v.to_vec());
-            }
-            _ => {
-                vars.remove(key);
-            }
-        }
+        self.caller.data_mut().set_var(key, value);
     }
 
     /// The value of config key `key`.

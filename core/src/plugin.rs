@@ -209,15 +209,7 @@ impl Plugin {
 
     /// Set (or with `None` or empty bytes remove) a var from the host.
     pub fn set_var(&mut self, key: &str, value: Option<&[u8]>) {
-        let vars = &mut self.store.data_mut().vars;
-        match value {
-            Some(v) if !v.is_empty() => {
-                vars.insert(key.to_string(), v.to_vec());
-            }
-            _ => {
-                vars.remove(key);
-            }
-        }
+        self.store.data_mut().set_var(key, value);
     }
 
     fn export(&mut self, name: &str) -> Option<Export> {

@@ -32,6 +32,19 @@ pub(crate) struct PluginState {
 }
 
 impl PluginState {
+    /// Set a var from the host, or remove it with `None` or empty bytes (a
+    /// var is never empty, as with `var_set`). No size check: the host decides.
+    pub fn set_var(&mut self, key: &str, value: Option<&[u8]>) {
+        match value {
+            Some(v) if !v.is_empty() => {
+                self.vars.insert(key.to_string(), v.to_vec());
+            }
+            _ => {
+                self.vars.remove(key);
+            }
+        }
+    }
+
     pub fn kernel(&self) -> &Kernel {
         self.kernel
             .as_ref()
