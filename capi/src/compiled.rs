@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use extism_core::{CompiledPlugin, PluginBuilder};
 
 use crate::function::{take_functions, ExtismFunction};
-use crate::guard::{bytes_arg, free_tagged, guard, set_errmsg, Tagged};
+use crate::guard::{bytes_arg, created, free_tagged, guard, Tagged};
 use crate::types::ExtismSize;
 
 /// A compiled plugin; free it with `extism_compiled_plugin_free`. Plugins made
@@ -55,16 +55,13 @@ unsafe fn new_compiled(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
     guard(std::ptr::null_mut(), || {
-        match compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit) {
-            Ok(compiled) => Box::into_raw(Box::new(ExtismCompiledPlugin {
+        let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit).map(|compiled| {
+            Box::into_raw(Box::new(ExtismCompiledPlugin {
                 tag: ExtismCompiledPlugin::TAG,
                 compiled,
-            })),
-            Err(text) => {
-                set_errmsg(errmsg, &text);
-                std::ptr::null_mut()
-            }
-        }
+            }))
+        });
+        created(result, errmsg)
     })
 }
 

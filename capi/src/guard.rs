@@ -39,10 +39,19 @@ pub(crate) fn c_string(text: &str) -> CString {
 
 /// Write an error into an `errmsg` out-parameter (if given); the caller frees
 /// it with `extism_plugin_new_error_free`.
-pub(crate) unsafe fn set_errmsg(errmsg: *mut *mut c_char, text: &str) {
+unsafe fn set_errmsg(errmsg: *mut *mut c_char, text: &str) {
     if !errmsg.is_null() {
         *errmsg = c_string(text).into_raw();
     }
+}
+
+/// What a constructor returns: the new object, or NULL with the error text
+/// written to `errmsg`.
+pub(crate) unsafe fn created<T>(result: Result<*mut T, String>, errmsg: *mut *mut c_char) -> *mut T {
+    result.unwrap_or_else(|text| {
+        set_errmsg(errmsg, &text);
+        std::ptr::null_mut()
+    })
 }
 
 /// Objects handed to C carry a tag field, so that a NULL,

@@ -8,7 +8,7 @@ use extism_core::{CancelHandle, Plugin, SharedPlugin, RC_ERROR};
 use crate::compiled::{compile, ExtismCompiledPlugin, COMPILE_PREFIX};
 use crate::current_plugin::HostContext;
 use crate::function::ExtismFunction;
-use crate::guard::{bytes_arg, c_string, free_tagged, guard, live, set_errmsg, str_arg, Tagged};
+use crate::guard::{bytes_arg, c_string, created, free_tagged, guard, live, str_arg, Tagged};
 use crate::types::ExtismSize;
 
 const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
@@ -80,13 +80,7 @@ unsafe fn new_plugin(
     guard(std::ptr::null_mut(), || {
         let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit)
             .and_then(|compiled| compiled.instantiate().map_err(|e| format!("{create_prefix}{e}")));
-        match result {
-            Ok(plugin) => ExtismPlugin::new(plugin),
-            Err(text) => {
-                set_errmsg(errmsg, &text);
-                std::ptr::null_mut()
-            }
-        }
+        created(result.map(ExtismPlugin::new), errmsg)
     })
 }
 
@@ -149,17 +143,14 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
     guard(std::ptr::null_mut(), || {
-        let Some(compiled) = live(compiled) else {
-            set_errmsg(errmsg, &format!("{CREATE_PREFIX}compiled plugin is NULL"));
-            return std::ptr::null_mut();
+        let result = match live(compiled) {
+            Some(compiled) => compiled
+                .compiled
+                .instantiate()
+                .map_err(|e| format!("{CREATE_PREFIX}{e}")),
+            None => Err(format!("{CREATE_PREFIX}compiled plugin is NULL")),
         };
-        match compiled.compiled.instantiate() {
-            Ok(plugin) => ExtismPlugin::new(plugin),
-            Err(e) => {
-                set_errmsg(errmsg, &format!("{CREATE_PREFIX}{e}"));
-                std::ptr::null_mut()
-            }
-        }
+        created(result.map(ExtismPlugin::new), errmsg)
     })
 }
 
