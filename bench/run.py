@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark this project's libextism against the official one, interleaved.
 
-Usage: bench/run.py [--quick] [--official PATH] [WORKLOAD ...]
+Usage: bench/run.py [--quick] [--official PATH] [--floor] [WORKLOAD ...]
        bench/run.py --python [--quick]
        bench/run.py --node [--quick]
 
@@ -10,7 +10,9 @@ extism-sys==1.41.0 wheel (pip download, cached under target/bench), and runs
 every workload in several processes that load both libraries with the load
 order swapped (A B, B A, ...), each alternating samples between them. Prints,
 per workload, both medians with their spread (min..max of the per-process
-medians) and the ratio ours/official (lower is faster).
+medians) and the ratio ours/official (lower is faster). With --floor it also
+runs bench/floor (the same plugin and kernel on raw wasmtime, no extism) in
+as many processes and adds its median and the ratio ours/floor.
 
 RUST_BACKTRACE changes the official figures, so it is removed from the
 environment of every benchmark process; EXTISM_CACHE_CONFIG is set empty
@@ -29,6 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "bench")
 OURS = os.path.join(ROOT, "target", "release", "libextism.so")
 PLUGIN = os.path.join(ROOT, "bench", "wat", "bench.wat")
+FLOOR = os.path.join(ROOT, "target", "release", "extism-bench-floor")
+FLOOR_WORKLOADS = ["create", "create_call", "empty_call", "echo_64", "echo_4k", "echo_64k",
+                   "echo_1m", "echo_16m", "count_vowels", "host"]
 
 WORKLOADS = [
     "compile", "compile_cached", "create", "create_call", "create_bytes",
@@ -73,6 +78,13 @@ def run(exe, workload, samples, libs):
         path, _, *values = line.split()
         result[path] = [float(v) for v in values]
     return result
+
+
+def run_floor(workloads):
+    """{workload: ns} from one run of the raw-wasmtime floor binary."""
+    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
+    out = subprocess.run([FLOOR] + workloads, env=env, check=True, capture_output=True, text=True).stdout
+    return {line.split()[0]: float(line.split()[1]) for line in out.splitlines()}
 
 
 def python_venvs():
@@ -175,6 +187,8 @@ def main():
     parser.add_argument("--official", help="path of the official libextism (default: from the extism-sys wheel)")
     parser.add_argument("--python", action="store_true", help="the Python-level workloads instead")
     parser.add_argument("--node", action="store_true", help="the Node-level workloads instead")
+    parser.add_argument("--floor", action="store_true",
+                        help="C level: add the raw-wasmtime floor (bench/floor) and ours/floor")
     parser.add_argument("workloads", nargs="*", default=WORKLOADS)
     args = parser.parse_args()
     if args.python:
@@ -182,13 +196,18 @@ def main():
     if args.node:
         return node_main(args.quick)
     exe = build()
+    if args.floor:
+        subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "extism-bench-floor"], cwd=ROOT)
     official = args.official or official_library()
     processes, samples = (2, 3) if args.quick else (6, 7)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, {platform.platform()}")
     print(f"ours: {OURS}\nofficial: {official}")
+    if args.floor:
+        print(f"floor: {FLOOR} (same plugin and kernel on wasmtime alone)")
     print("env: RUST_BACKTRACE unset; EXTISM_CACHE_CONFIG='' (cache off) except compile_cached")
     print(f"{processes} processes x {samples} samples, load order alternating\n")
-    print(f"{'workload':<18} {'ours (median, spread)':<34} {'official (median, spread)':<34} ratio")
+    floor_header = f"  {'floor':<10} ours/floor" if args.floor else ""
+    print(f"{'workload':<18} {'ours (median, spread)':<34} {'official (median, spread)':<34} ratio{floor_header}")
     for workload in args.workloads:
         medians = {OURS: [], official: []}
         for i in range(processes):
@@ -204,7 +223,16 @@ def main():
             m = statistics.median(medians[lib])
             cells.append((m, f"{fmt(m, workload)} ({fmt(min(medians[lib]), workload)}..{fmt(max(medians[lib]), workload)})"))
         ratio = cells[0][0] / cells[1][0] if cells[1][0] else float("nan")
-        print(f"{workload:<18} {cells[0][1]:<34} {cells[1][1]:<34} {ratio:.3f}", flush=True)
+        floor_cells = ""
+        if args.floor and workload in FLOOR_WORKLOADS:
+            floor = statistics.median(run_floor([workload])[workload] for _ in range(processes))
+            floor_cells = f"  {fmt(floor, workload):<10} {cells[0][0] / floor:.2f}"
+        elif args.floor:
+            floor_cells = f"  {'-':<10} -"
+        print(f"{workload:<18} {cells[0][1]:<34} {cells[1][1]:<34} {ratio:.3f}{floor_cells}", flush=True)
+    if args.floor and "create" in args.workloads:
+        pooled = statistics.median(run_floor(["create_pooling"])["create_pooling"] for _ in range(processes))
+        print(f"floor create with wasmtime's pooling allocator: {fmt(pooled, 'create')}")
 
 
 if __name__ == "__main__":
