@@ -1,6 +1,7 @@
 'use strict';
 // CallContext: the first argument of every host function (SDK-SURFACES.md §2.4),
-// over the addon's NativeCallContext. A context is valid until its host
+// over the addon's NativeCallContext (asynchronous calls) or a DirectContext
+// (synchronous ones). A context is valid until its host
 // function returns (or, for an async one, settles).
 
 const { PluginOutput } = require('./output.js');
@@ -22,7 +23,54 @@ function bytesOf(value, what) {
 }
 
 function output(bytes) {
-  return bytes ? PluginOutput.fromBytes(bytes) : null;
+  if (!bytes) return null;
+  return bytes instanceof ArrayBuffer ? new PluginOutput(bytes) : PluginOutput.fromBytes(bytes);
+}
+
+/**
+ * @internal The native side of a CallContext whose host function runs for a
+ * synchronous call: the addon's `host*` functions (src/fast.rs) on the
+ * plugin's handle, naming the host call by generation (a context kept after
+ * its call returned is refused).
+ */
+class DirectContext {
+  constructor(fast, handle, generation) {
+    this.fast = fast;
+    this.handle = handle;
+    this.generation = generation;
+  }
+
+  read(addr) {
+    return this.fast.hostRead(this.handle, this.generation, addr);
+  }
+
+  store(bytes) {
+    return this.fast.hostStore(this.handle, this.generation, bytes);
+  }
+
+  alloc(size) {
+    return this.fast.hostAlloc(this.handle, this.generation, size);
+  }
+
+  length(addr) {
+    return this.fast.hostLength(this.handle, this.generation, addr);
+  }
+
+  getVariable(name) {
+    return this.fast.hostGetVariable(this.handle, this.generation, name);
+  }
+
+  setVariable(name, value) {
+    this.fast.hostSetVariable(this.handle, this.generation, name, value);
+  }
+
+  deleteVariable(name) {
+    this.fast.hostDeleteVariable(this.handle, this.generation, name);
+  }
+
+  setError(message) {
+    this.fast.hostSetError(this.handle, this.generation, message);
+  }
 }
 
 class CallContext {
@@ -96,4 +144,4 @@ class CallContext {
   }
 }
 
-module.exports = { CallContext };
+module.exports = { CallContext, DirectContext };

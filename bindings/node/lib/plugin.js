@@ -4,8 +4,11 @@
 // host function calls, log lines and results come back here through `dispatch`.
 
 const native = require('./native.js');
+
+/** callSync and the synchronous CallContext methods (src/fast.rs). */
+const fast = native.fastFunctions();
 const { PluginOutput } = require('./output.js');
-const { CallContext } = require('./call-context.js');
+const { CallContext, DirectContext } = require('./call-context.js');
 const { toError } = require('./errors.js');
 const { prepare, prepareSync } = require('./manifest.js');
 
@@ -36,7 +39,11 @@ class State {
   constructor(prepared) {
     this.id = nextPluginId;
     nextPluginId = nextPluginId >= 0xffffffff ? 1 : nextPluginId + 1;
+    /** `{namespace, name, fn}`, and `results` (wasm types) once asked for (`resultTypes`). */
     this.functions = prepared.functions;
+    /** The NativePlugin, and its handle for the `fast` functions. */
+    this.native = null;
+    this.handle = null;
     this.logger = prepared.logger;
     this.logLevel = prepared.logLevel;
     /** Pending asynchronous jobs by id. */
@@ -105,38 +112,54 @@ function messageOf(e) {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** A host function's return value as the wasm results, by the JS-API rules. */
-function toResults(value, types, name) {
-  if (types.length === 0) return [];
-  let list = [value];
-  if (types.length > 1) {
-    if (value === null || value === undefined || typeof value[Symbol.iterator] !== 'function') {
-      throw new TypeError(`host function ${name} must return an array of ${types.length} results`);
-    }
-    list = Array.from(value);
-  }
-  return types.map((type, i) => {
-    const v = list[i];
-    if (type === 'i64') {
-      if (typeof v !== 'bigint') {
-        throw new TypeError(`host function ${name} must return a BigInt for its i64 result, not ${typeof v}`);
-      }
-      return BigInt.asIntN(64, v);
-    }
-    if (typeof v === 'bigint') {
-      throw new TypeError(`host function ${name} must return a number for its ${type} result, not a BigInt`);
-    }
-    return type === 'i32' ? Number(v) | 0 : Number(v);
-  });
+/** `namespace::name` of a host function record, for messages. */
+function label(f) {
+  return `${f.namespace}::${f.name}`;
 }
 
+/** One wasm result from host function `f`'s return value, by the JS-API rules. */
+function toResult(v, type, f) {
+  if (type === 'i64') {
+    if (typeof v !== 'bigint') {
+      throw new TypeError(`host function ${label(f)} must return a BigInt for its i64 result, not ${typeof v}`);
+    }
+    return BigInt.asIntN(64, v);
+  }
+  if (typeof v === 'bigint') {
+    throw new TypeError(`host function ${label(f)} must return a number for its ${type} result, not a BigInt`);
+  }
+  return type === 'i32' ? Number(v) | 0 : Number(v);
+}
+
+/** Host function `f`'s return value as the list of its wasm results. */
+function toResults(value, types, f) {
+  if (types.length === 0) return [];
+  if (types.length === 1) return [toResult(value, types[0], f)];
+  if (value === null || value === undefined || typeof value[Symbol.iterator] !== 'function') {
+    throw new TypeError(`host function ${label(f)} must return an array of ${types.length} results`);
+  }
+  const list = Array.from(value);
+  return types.map((type, i) => toResult(list[i], type, f));
+}
+
+/** The wasm result types of host function `f`, number `index` (from the import it satisfies). */
+function resultTypes(state, f, index) {
+  f.results ??= state.native.resultTypes(index);
+  return f.results;
+}
+
+function isThenable(value) {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function';
+}
+
+/** Runs a host function for an asynchronous call: it answers through `ctx`. */
 function runHost(state, index, ctx, args) {
   if (!state) {
     ctx.reject('the plugin was garbage-collected');
     return;
   }
-  const { namespace, name, fn } = state.functions[index];
-  const label = `${namespace}::${name}`;
+  const f = state.functions[index];
+  const results = resultTypes(state, f, index);
   const fail = (e) => {
     state.hostError = e;
     try {
@@ -146,15 +169,15 @@ function runHost(state, index, ctx, args) {
     }
   };
   const finish = (value) => {
-    let results;
+    let list;
     try {
-      results = toResults(value, ctx.resultTypes, label);
+      list = toResults(value, results, f);
     } catch (e) {
       fail(e);
       return;
     }
     try {
-      ctx.resolve(results);
+      ctx.resolve(list);
     } catch {
       // The context is already settled.
     }
@@ -168,25 +191,79 @@ function runHost(state, index, ctx, args) {
   let value;
   state.inHost++;
   try {
-    value = fn(callContext, ...args);
+    value = f.fn(callContext, ...args);
   } catch (e) {
     fail(e);
     return;
   } finally {
     state.inHost--;
   }
-  if ((typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function') {
-    if (ctx.isSync) {
-      // The JS thread is running the plugin: nothing could settle the Promise.
-      // Its later failure (it may use the dead context) is a consequence of this one.
-      Promise.resolve(value).catch(() => {});
-      fail(new TypeError(`host function ${label} returned a Promise, which callSync cannot wait for; use call()`));
-      return;
-    }
+  if (isThenable(value)) {
     Promise.resolve(value).then(finish, fail);
     return;
   }
   finish(value);
+}
+
+/** The plugin whose synchronous call runs on this thread now (innermost). */
+let syncState = null;
+
+/** Run `f` with `state` as the plugin of the running synchronous call. */
+function inSync(state, f) {
+  const outer = syncState;
+  syncState = state;
+  try {
+    return f();
+  } finally {
+    syncState = outer;
+  }
+}
+
+/** Keeps what a host function threw for the call's error; returns its message for the addon. */
+function hostFailed(state, e) {
+  state.hostError = e;
+  return messageOf(e);
+}
+
+/**
+ * Runs host function `index` for a synchronous call, on this thread, while
+ * the plugin waits (src/direct.rs). Returns the results checked against the
+ * import's types (the value for one, an array for several), or a string: the
+ * message of the host function's failure, which is kept for the call's error.
+ */
+function hostDirect(pluginId, index, generation, hostContextId, ...args) {
+  const state = syncState?.id === pluginId ? syncState : states.get(pluginId)?.deref();
+  if (!state) return 'the plugin was garbage-collected';
+  const f = state.functions[index];
+  const results = resultTypes(state, f, index);
+  const callContext = new CallContext(
+    new DirectContext(fast, state.handle, generation),
+    hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId),
+    state.logLevel,
+  );
+  let value;
+  state.inHost++;
+  try {
+    value = f.fn(callContext, ...args);
+  } catch (e) {
+    return hostFailed(state, e);
+  } finally {
+    state.inHost--;
+  }
+  if (isThenable(value)) {
+    // The JS thread is running the plugin: nothing could settle the Promise.
+    // Its later failure (it may use the dead context) is a consequence of this one.
+    Promise.resolve(value).catch(() => {});
+    return hostFailed(
+      state,
+      new TypeError(`host function ${label(f)} returned a Promise, which callSync cannot wait for; use call()`),
+    );
+  }
+  try {
+    return results.length === 1 ? toResult(value, results[0], f) : toResults(value, results, f);
+  } catch (e) {
+    return hostFailed(state, e);
+  }
 }
 
 function log(state, level, text) {
@@ -227,6 +304,11 @@ function dispatch(kind, pluginId, a, b, c) {
     }
   } else if (kind === LOG) log(state, a, b);
   else if (kind === DONE) settle(state, a, b);
+}
+
+/** A sync call's input: strings go to the addon as they are (it reads their UTF-8 in place). */
+function syncInput(input) {
+  return typeof input === 'string' ? input : toInput(input);
 }
 
 function toInput(input) {
@@ -304,18 +386,22 @@ class Plugin {
     checkName(funcName, 'callSync');
     this.#checkOpen();
     this.#checkIdle('callSync');
-    const bytes = toInput(input);
+    const bytes = syncInput(input);
     const state = this.#state;
     const hc = state.addHostContext(hostContext);
-    let outcome;
+    const outer = syncState;
+    syncState = state;
+    let result;
     try {
-      outcome = this.#native.callSync(funcName, bytes, hc);
+      result = fast.callSync(state.handle, funcName, bytes, hc);
     } finally {
+      syncState = outer;
       if (hc !== undefined) state.hostContexts.delete(hc);
     }
     const hostError = state.takeHostError();
-    if (!outcome.ok) throw toError(outcome, { op: 'call', name: funcName }, hostError);
-    return outputOf(outcome);
+    if (result === null) return null;
+    if (result instanceof ArrayBuffer) return new PluginOutput(result);
+    throw toError(result, { op: 'call', name: funcName }, hostError);
   }
 
   /** True if main exports `funcName` as a callable plugin function. */
@@ -391,8 +477,11 @@ class Plugin {
 }
 
 function newNative(state) {
-  return new native.NativePlugin(state.id, dispatch);
+  state.native = new native.NativePlugin(state.id, dispatch, hostDirect);
+  state.handle = state.native.handle();
+  return state.native;
 }
+
 
 /**
  * Create a plugin from a manifest, JSON, path, URL or wasm bytes.
@@ -419,7 +508,7 @@ function createPluginSync(manifest, opts = {}) {
   const prepared = prepareSync(manifest, opts);
   const state = new State(prepared);
   const nativePlugin = newNative(state);
-  const outcome = nativePlugin.loadSync(prepared.json, prepared.load);
+  const outcome = inSync(state, () => nativePlugin.loadSync(prepared.json, prepared.load));
   const hostError = state.takeHostError();
   if (!outcome.ok) throw toError(outcome, { op: 'load' }, hostError);
   return new Plugin(TOKEN, nativePlugin, state);

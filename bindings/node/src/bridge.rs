@@ -4,21 +4,22 @@
 //!
 //! From the plugin's own thread an event goes through a thread-safe function
 //! (one per plugin, so its events stay in order: log lines come before the
-//! call's result). On the JS thread (the synchronous methods) the dispatcher
-//! is called directly: waiting for the event loop there would deadlock.
+//! call's result). On the JS thread (the synchronous methods) JS is called
+//! directly: waiting for the event loop there would deadlock. Host functions
+//! then go through `hostDirect` and [`crate::direct`].
 
 use std::cell::Cell;
-use std::ffi::c_void;
 use std::sync::{mpsc, Arc};
 use std::thread::ThreadId;
 
 use extism_core::log::LogLevel;
 use extism_core::{CurrentPlugin, Error, Val, ValType};
-use napi::bindgen_prelude::{sys, Either, Function, FunctionRef, JsValuesTupleIntoVec, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{sys, Either, Function, FunctionRef, JsValue, JsValuesTupleIntoVec, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 
 use crate::call_context::{JsCallContext, Slot, SlotMsg};
+use crate::direct::DirectHost;
 use crate::plugin::Outcome;
 
 /// Event kinds, as `dispatch` receives them in its first argument.
@@ -103,7 +104,11 @@ pub(crate) struct SyncScope {
 
 impl SyncScope {
     pub fn enter(env: &Env) -> SyncScope {
-        let previous = SYNC_ENV.with(|c| c.replace(env.raw()));
+        SyncScope::enter_raw(env.raw())
+    }
+
+    pub fn enter_raw(env: sys::napi_env) -> SyncScope {
+        let previous = SYNC_ENV.with(|c| c.replace(env));
         SyncScope { previous }
     }
 }
@@ -119,11 +124,19 @@ pub(crate) struct Bridge {
     plugin_id: u32,
     events: EventFn,
     dispatcher: FunctionRef<EventArgs, Unknown<'static>>,
+    /// `hostDirect` of lib/plugin.js, bound to this plugin: runs a host
+    /// function for a synchronous call.
+    host_direct: FunctionRef<Unknown<'static>, Unknown<'static>>,
+    pub(crate) direct: DirectHost,
     js_thread: ThreadId,
 }
 
 impl Bridge {
-    pub fn new(plugin_id: u32, dispatcher: &Function<'_, EventArgs, Unknown<'static>>) -> napi::Result<Bridge> {
+    pub fn new(
+        plugin_id: u32,
+        dispatcher: &Function<'_, EventArgs, Unknown<'static>>,
+        host_direct: &Function<'_, Unknown<'static>, Unknown<'static>>,
+    ) -> napi::Result<Bridge> {
         // Weak: an idle plugin must not keep the process alive. While a job is
         // pending, the JS side holds a timer that does (lib/plugin.js).
         let events = dispatcher
@@ -140,6 +153,8 @@ impl Bridge {
             plugin_id,
             events,
             dispatcher: dispatcher.create_ref()?,
+            host_direct: host_direct.create_ref()?,
+            direct: DirectHost::default(),
             js_thread: std::thread::current().id(),
         })
     }
@@ -193,46 +208,29 @@ impl Bridge {
         outputs: &mut [Val],
     ) -> extism_core::Result<()> {
         let host_context = plugin.host_context::<u32>().copied();
-        let answer = if self.on_js_thread() {
-            let pointer = plugin as *mut CurrentPlugin<'_> as *mut c_void;
-            let slot = Arc::new(Slot::direct(pointer, results.to_vec(), host_context));
-            let event = Event::Host {
-                index,
-                args: inputs.to_vec(),
-                slot: slot.clone(),
-            };
-            match self.dispatch_direct(event) {
-                Ok(()) => slot
-                    .take_direct_result()
-                    .unwrap_or_else(|| Err("host function did not settle".into())),
-                Err(e) => {
-                    slot.close();
-                    Err(e)
-                }
-            }
-        } else {
-            let (tx, rx) = mpsc::channel();
-            let slot = Arc::new(Slot::remote(tx, results.to_vec(), host_context));
-            let event = Event::Host {
-                index,
-                args: inputs.to_vec(),
-                slot: slot.clone(),
-            };
-            if !self.send(event) {
-                slot.close();
-                return Err(Error::host("the JS environment is shutting down"));
-            }
-            // Serve the host function's CallContext requests until it settles.
-            let answer = loop {
-                match rx.recv() {
-                    Ok(SlotMsg::Op(op)) => op(plugin),
-                    Ok(SlotMsg::Done(answer)) => break answer,
-                    Err(_) => break Err("host function was dropped without settling".into()),
-                }
-            };
-            slot.close();
-            answer
+        if self.on_js_thread() {
+            return self.host_call_direct(index, host_context, results, plugin, inputs, outputs);
+        }
+        let (tx, rx) = mpsc::channel();
+        let slot = Arc::new(Slot::new(tx, results.to_vec(), host_context));
+        let event = Event::Host {
+            index,
+            args: inputs.to_vec(),
+            slot: slot.clone(),
         };
+        if !self.send(event) {
+            slot.close();
+            return Err(Error::host("the JS environment is shutting down"));
+        }
+        // Serve the host function's CallContext requests until it settles.
+        let answer = loop {
+            match rx.recv() {
+                Ok(SlotMsg::Op(op)) => op(plugin),
+                Ok(SlotMsg::Done(answer)) => break answer,
+                Err(_) => break Err("host function was dropped without settling".into()),
+            }
+        };
+        slot.close();
         let values = answer.map_err(Error::host)?;
         for (slot, value) in outputs.iter_mut().zip(values) {
             *slot = value;
@@ -242,6 +240,45 @@ impl Bridge {
 }
 
 impl Bridge {
+    /// A host call inside a synchronous call: JS runs it right here.
+    fn host_call_direct(
+        &self,
+        index: u32,
+        host_context: Option<u32>,
+        results: &[ValType],
+        plugin: &mut CurrentPlugin<'_>,
+        inputs: &[Val],
+        outputs: &mut [Val],
+    ) -> extism_core::Result<()> {
+        let raw = SYNC_ENV.with(|c| c.get());
+        if raw.is_null() {
+            return Err(Error::host(
+                "plugin code ran on the JS thread outside a synchronous call",
+            ));
+        }
+        let env = Env::from_raw(raw);
+        let host = self
+            .host_direct
+            .borrow_back(&env)
+            .map_err(|e| Error::host(e.reason.clone()))?;
+        // SAFETY: `raw` is the env of the synchronous method running on this
+        // thread (SyncScope), and `host` a function value of it.
+        unsafe {
+            self.direct.call(
+                raw,
+                host.value().value,
+                self.plugin_id,
+                index,
+                host_context,
+                plugin,
+                inputs,
+                results,
+                outputs,
+            )
+        }
+        .map_err(Error::host)
+    }
+
     pub fn plugin_id(&self) -> u32 {
         self.plugin_id
     }

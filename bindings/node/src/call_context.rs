@@ -1,19 +1,20 @@
 //! The native half of a host function's `CallContext` (`lib/call-context.js`
 //! wraps it in the official surface).
 //!
-//! A `CurrentPlugin` lives on the thread running the plugin, for one host call.
-//! Its methods call into the plugin's kernel (wasm), which must run on that
-//! thread: so on the plugin's own thread ("remote" mode) each request is sent
-//! to the plugin thread, which serves requests while it waits for the host
-//! function; in a synchronous call ("direct" mode) the JS thread *is* the
-//! plugin thread and uses the `CurrentPlugin` in place.
+//! This is the context of a host call made by an asynchronous call, whose
+//! plugin runs on its own thread. A `CurrentPlugin` lives on the thread
+//! running the plugin, for one host call, and its methods call into the
+//! plugin's kernel (wasm), which must run on that thread: so each request is
+//! sent to the plugin thread, which serves requests while it waits for the
+//! host function. (Synchronous calls use `crate::direct` instead.)
 
-use std::ffi::c_void;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use extism_core::{CurrentPlugin, Val, ValType};
 use napi::bindgen_prelude::{BigInt, Buffer, Either};
 use napi_derive::napi;
+
+use crate::direct::DEAD;
 
 /// A request for the plugin thread, or the host function's answer.
 pub(crate) enum SlotMsg {
@@ -22,8 +23,6 @@ pub(crate) enum SlotMsg {
 }
 
 enum State {
-    /// The `CurrentPlugin` of a host call on the JS thread, valid until closed.
-    Direct(*mut c_void),
     /// The plugin thread's request queue.
     Remote(mpsc::Sender<SlotMsg>),
     /// The host function has settled: the context is dead.
@@ -35,48 +34,23 @@ pub(crate) struct Slot {
     state: Mutex<State>,
     results: Vec<ValType>,
     host_context: Option<u32>,
-    direct_result: Mutex<Option<Result<Vec<Val>, String>>>,
 }
-
-// SAFETY: the raw pointer of `State::Direct` is only dereferenced on the JS
-// thread that created it (the direct mode never leaves that thread), and only
-// while the host call that owns the `CurrentPlugin` is running.
-unsafe impl Send for Slot {}
-unsafe impl Sync for Slot {}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-const DEAD: &str = "this CallContext is no longer valid: its host function call has returned";
-
 impl Slot {
-    pub fn direct(plugin: *mut c_void, results: Vec<ValType>, host_context: Option<u32>) -> Slot {
-        Slot {
-            state: Mutex::new(State::Direct(plugin)),
-            results,
-            host_context,
-            direct_result: Mutex::new(None),
-        }
-    }
-
-    pub fn remote(tx: mpsc::Sender<SlotMsg>, results: Vec<ValType>, host_context: Option<u32>) -> Slot {
+    pub fn new(tx: mpsc::Sender<SlotMsg>, results: Vec<ValType>, host_context: Option<u32>) -> Slot {
         Slot {
             state: Mutex::new(State::Remote(tx)),
             results,
             host_context,
-            direct_result: Mutex::new(None),
         }
     }
 
     pub fn close(&self) {
         *lock(&self.state) = State::Closed;
-    }
-
-    /// The answer of a direct host call (which must have settled by now).
-    pub fn take_direct_result(&self) -> Option<Result<Vec<Val>, String>> {
-        self.close();
-        lock(&self.direct_result).take()
     }
 
     /// Run `f` on the plugin, on the thread that runs it.
@@ -87,12 +61,6 @@ impl Slot {
     {
         let state = lock(&self.state);
         match &*state {
-            State::Direct(pointer) => {
-                // SAFETY: see `State::Direct`; the host call is still running
-                // (the state is closed before it returns) and this is its thread.
-                let plugin = unsafe { &mut *(*pointer as *mut CurrentPlugin<'static>) };
-                Ok(f(plugin))
-            }
             State::Remote(tx) => {
                 let tx = tx.clone();
                 drop(state);
@@ -111,10 +79,6 @@ impl Slot {
     fn finish(&self, answer: Result<Vec<Val>, String>) -> napi::Result<()> {
         let mut state = lock(&self.state);
         match std::mem::replace(&mut *state, State::Closed) {
-            State::Direct(_) => {
-                *lock(&self.direct_result) = Some(answer);
-                Ok(())
-            }
             State::Remote(tx) => {
                 let _ = tx.send(SlotMsg::Done(answer));
                 Ok(())
@@ -156,23 +120,6 @@ impl JsCallContext {
     #[napi(getter)]
     pub fn host_context_id(&self) -> Option<u32> {
         self.slot.host_context
-    }
-
-    /// The wasm types of the host function's results (`i32`, `i64`, `f32`, `f64`).
-    #[napi(getter)]
-    pub fn result_types(&self) -> Vec<&'static str> {
-        self.slot
-            .results
-            .iter()
-            .map(|t| crate::signature::type_name(*t))
-            .collect()
-    }
-
-    /// True when the host function runs inside a synchronous call, which
-    /// cannot wait for a Promise.
-    #[napi(getter)]
-    pub fn is_sync(&self) -> bool {
-        matches!(&*lock(&self.slot.state), State::Direct(_))
     }
 
     /// The bytes of the block at `address`; null for 0 or an invalid address.

@@ -19,7 +19,9 @@
 
 mod bridge;
 mod call_context;
+mod direct;
 mod error;
+mod fast;
 mod plugin;
 mod signature;
 
@@ -27,6 +29,17 @@ pub use call_context::JsCallContext;
 pub use plugin::JsPlugin;
 
 use napi_derive::napi;
+
+/// `callSync` and the synchronous CallContext methods as plain functions
+/// (see `fast`), each taking a `NativePlugin.handle()`.
+#[napi(ts_return_type = "Record<string, (...args: any[]) => any>")]
+pub fn fast_functions(env: napi::Env) -> napi::Result<napi::bindgen_prelude::Unknown<'static>> {
+    // SAFETY: `env` is this call's env; the object is made in its scope.
+    unsafe {
+        let object = fast::functions(env.raw())?;
+        Ok(napi::bindgen_prelude::Unknown::from_raw_unchecked(env.raw(), object))
+    }
+}
 
 /// This runtime's version (the core's `VERSION`).
 #[napi]

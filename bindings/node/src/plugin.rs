@@ -23,7 +23,6 @@ use crate::signature::{import_signature, Signature};
 
 /// How a job ended, before it becomes a [`JsOutcome`] on the JS thread.
 pub(crate) enum Outcome {
-    Loaded(Vec<Option<Signature>>),
     Output(Vec<u8>),
     Bool(bool),
     Unit,
@@ -37,19 +36,10 @@ pub struct JsOutcome {
     /// A call's output (empty when the plugin set none).
     pub output: Option<Buffer>,
     pub value: Option<bool>,
-    /// For `load`: the wasm type of each host function, in the order given
-    /// (null for one that no module imports).
-    pub signatures: Option<Vec<Option<JsSignature>>>,
     /// The core `ErrorKind` of a failure.
     pub kind: Option<String>,
     pub message: Option<String>,
     pub rc: Option<i32>,
-}
-
-#[napi(object)]
-pub struct JsSignature {
-    pub params: Vec<String>,
-    pub results: Vec<String>,
 }
 
 impl Outcome {
@@ -58,24 +48,11 @@ impl Outcome {
             ok: true,
             output: None,
             value: None,
-            signatures: None,
             kind: None,
             message: None,
             rc: None,
         };
         match self {
-            Outcome::Loaded(sigs) => {
-                js.signatures = Some(
-                    sigs.into_iter()
-                        .map(|s| {
-                            s.map(|s| JsSignature {
-                                params: s.param_names(),
-                                results: s.result_names(),
-                            })
-                        })
-                        .collect(),
-                )
-            }
             Outcome::Output(bytes) => js.output = Some(Buffer::from(bytes)),
             Outcome::Bool(b) => js.value = Some(b),
             Outcome::Unit => {}
@@ -175,11 +152,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Everything the JS object and the plugin thread share.
-struct Inner {
-    bridge: Arc<Bridge>,
+pub(crate) struct Inner {
+    pub(crate) bridge: Arc<Bridge>,
     plugin: Mutex<Option<Arc<SharedPlugin>>>,
     cancel: Mutex<Option<CancelHandle>>,
     describe: Mutex<Option<Vec<ModuleDescription>>>,
+    /// The wasm type of each host function, in the order given (None for
+    /// one that no module imports).
+    signatures: Mutex<Vec<Option<Signature>>>,
     active: AtomicBool,
 }
 
@@ -190,7 +170,7 @@ impl Inner {
             .ok_or_else(|| ErrorInfo::other("plugin is closed"))
     }
 
-    fn load(&self, manifest: &str, settings: &LoadSettings) -> Result<Vec<Option<Signature>>, ErrorInfo> {
+    fn load(&self, manifest: &str, settings: &LoadSettings) -> Result<(), ErrorInfo> {
         let manifest = Manifest::parse(manifest)?;
         let builder = || {
             PluginBuilder::from_manifest(manifest.clone())
@@ -224,6 +204,8 @@ impl Inner {
                 signatures.push(signature);
             }
         }
+        // Before instantiation: an initializer may call host functions.
+        *lock(&self.signatures) = signatures;
         let compiled = builder().with_functions(functions).compile()?;
         let sink = settings.log.map(|level| {
             let bridge = self.bridge.clone();
@@ -236,26 +218,27 @@ impl Inner {
         *lock(&self.cancel) = Some(plugin.cancel_handle());
         *lock(&self.describe) = Some(compiled.describe());
         *lock(&self.plugin) = Some(Arc::new(SharedPlugin::new(plugin)));
-        Ok(signatures)
+        Ok(())
     }
 
-    fn call(&self, name: &str, input: &[u8], host_context: Option<u32>) -> Outcome {
-        let plugin = match self.plugin() {
-            Ok(p) => p,
-            Err(e) => return Outcome::Failed(e),
-        };
-        let mut guard = match plugin.lock() {
-            Ok(g) => g,
-            Err(e) => return Outcome::Failed(e.into()),
-        };
+    /// Call `name`; `output` takes the output bytes (in plugin memory) on success.
+    pub(crate) fn call<T>(
+        &self,
+        name: &str,
+        input: &[u8],
+        host_context: Option<u32>,
+        output: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, ErrorInfo> {
+        let plugin = self.plugin()?;
+        let mut guard = plugin.lock()?;
         let context = host_context.map(|id| Box::new(id) as Box<dyn Any + Send>);
         self.active.store(true, Ordering::SeqCst);
         let result = guard.call_with_context(name, input, context);
         self.active.store(false, Ordering::SeqCst);
         let rc = result.rc;
         match result.into_result() {
-            Ok(()) => Outcome::Output(guard.output().to_vec()),
-            Err(e) => Outcome::Failed(ErrorInfo::from(e).with_rc(rc)),
+            Ok(()) => Ok(output(guard.output())),
+            Err(e) => Err(ErrorInfo::from(e).with_rc(rc)),
         }
     }
 
@@ -283,7 +266,7 @@ impl Inner {
             } => (
                 call_id,
                 match self.load(&manifest, &settings) {
-                    Ok(s) => Outcome::Loaded(s),
+                    Ok(()) => Outcome::Unit,
                     Err(e) => Outcome::Failed(e),
                 },
             ),
@@ -292,7 +275,13 @@ impl Inner {
                 name,
                 input,
                 host_context,
-            } => (call_id, self.call(&name, &input, host_context)),
+            } => (
+                call_id,
+                match self.call(&name, &input, host_context, <[u8]>::to_vec) {
+                    Ok(output) => Outcome::Output(output),
+                    Err(e) => Outcome::Failed(e),
+                },
+            ),
             Job::FunctionExists { call_id, name } => (call_id, self.function_exists(&name)),
             Job::Close { call_id } => {
                 self.close();
@@ -302,7 +291,7 @@ impl Inner {
     }
 }
 
-fn panic_text(payload: Box<dyn Any + Send>) -> ErrorInfo {
+pub(crate) fn panic_text(payload: Box<dyn Any + Send>) -> ErrorInfo {
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -399,16 +388,23 @@ impl Inner {
 #[napi]
 impl JsPlugin {
     /// A plugin with no module yet: `load` or `loadSync` makes it.
-    /// `dispatch(kind, pluginId, ...)` receives its events.
+    /// `dispatch(kind, pluginId, ...)` receives its events;
+    /// `hostDirect(pluginId, index, generation, hostContextId, ...args)` runs a host
+    /// function for a synchronous call (see `crate::direct`).
     #[napi(constructor)]
-    pub fn new(id: u32, dispatch: JsFunction<'_, EventArgs, Unknown<'static>>) -> napi::Result<Self> {
-        let bridge = Arc::new(Bridge::new(id, &dispatch)?);
+    pub fn new(
+        id: u32,
+        dispatch: JsFunction<'_, EventArgs, Unknown<'static>>,
+        host_direct: JsFunction<'_, Unknown<'static>, Unknown<'static>>,
+    ) -> napi::Result<Self> {
+        let bridge = Arc::new(Bridge::new(id, &dispatch, &host_direct)?);
         Ok(JsPlugin {
             inner: Arc::new(Inner {
                 bridge,
                 plugin: Mutex::new(None),
                 cancel: Mutex::new(None),
                 describe: Mutex::new(None),
+                signatures: Mutex::new(Vec::new()),
                 active: AtomicBool::new(false),
             }),
             jobs: Mutex::new(None),
@@ -429,7 +425,7 @@ impl JsPlugin {
     pub fn load_sync(&self, env: Env, manifest: String, options: JsLoadOptions) -> napi::Result<JsOutcome> {
         let settings = LoadSettings::from_js(options)?;
         Ok(self.run_sync(&env, |inner| match inner.load(&manifest, &settings) {
-            Ok(s) => Outcome::Loaded(s),
+            Ok(()) => Outcome::Unit,
             Err(e) => Outcome::Failed(e),
         }))
     }
@@ -442,11 +438,6 @@ impl JsPlugin {
             input: input.to_vec(),
             host_context,
         })
-    }
-
-    #[napi]
-    pub fn call_sync(&self, env: Env, name: String, input: &[u8], host_context: Option<u32>) -> JsOutcome {
-        self.run_sync(&env, |inner| inner.call(&name, input, host_context))
     }
 
     #[napi]
@@ -499,6 +490,25 @@ impl JsPlugin {
     #[napi]
     pub fn is_active(&self) -> bool {
         self.inner.active.load(Ordering::SeqCst)
+    }
+
+    /// The handle that the functions of `fastFunctions()` take.
+    #[napi(ts_return_type = "ExternalObject<unknown>")]
+    pub fn handle(&self, env: Env) -> napi::Result<Unknown<'static>> {
+        let value = crate::fast::handle(env.raw(), self.inner.clone())?;
+        // SAFETY: a value just made in this scope.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+    }
+
+    /// The wasm result types (`i32`, `i64`, `f32`, `f64`) of host function
+    /// `index`, known once `load` has compiled the plugin.
+    #[napi]
+    pub fn result_types(&self, index: u32) -> Vec<String> {
+        lock(&self.inner.signatures)
+            .get(index as usize)
+            .and_then(|s| s.as_ref())
+            .map(|s| s.result_names())
+            .unwrap_or_default()
     }
 
     /// Main's exports and imports.

@@ -12,10 +12,6 @@ pub(crate) struct Signature {
 }
 
 impl Signature {
-    pub fn param_names(&self) -> Vec<String> {
-        self.params.iter().map(|t| type_name(*t).to_string()).collect()
-    }
-
     pub fn result_names(&self) -> Vec<String> {
         self.results.iter().map(|t| type_name(*t).to_string()).collect()
     }
