@@ -20,7 +20,7 @@ use napi::{Env, Status};
 
 use crate::call_context::{JsCallContext, Slot, SlotMsg};
 use crate::direct::DirectHost;
-use crate::plugin::Outcome;
+use crate::plugin::{recv_polling, Outcome};
 
 /// Event kinds, as `dispatch` receives them in its first argument.
 const HOST: u32 = 0;
@@ -224,7 +224,7 @@ impl Bridge {
         }
         // Serve the host function's CallContext requests until it settles.
         let answer = loop {
-            match rx.recv() {
+            match recv_polling(&rx) {
                 Ok(SlotMsg::Op(op)) => op(plugin),
                 Ok(SlotMsg::Done(answer)) => break answer,
                 Err(_) => break Err("host function was dropped without settling".into()),

@@ -15,6 +15,7 @@ use napi::bindgen_prelude::{BigInt, Buffer, Either};
 use napi_derive::napi;
 
 use crate::direct::DEAD;
+use crate::plugin::recv_polling;
 
 /// A request for the plugin thread, or the host function's answer.
 pub(crate) enum SlotMsg {
@@ -69,7 +70,7 @@ impl Slot {
                     let _ = reply_tx.send(f(plugin));
                 });
                 tx.send(SlotMsg::Op(op)).map_err(|_| napi::Error::from_reason(DEAD))?;
-                reply_rx.recv().map_err(|_| napi::Error::from_reason(DEAD))
+                recv_polling(&reply_rx).map_err(|_| napi::Error::from_reason(DEAD))
             }
             State::Closed => Err(napi::Error::from_reason(DEAD)),
         }
