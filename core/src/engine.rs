@@ -28,6 +28,19 @@ fn config(fuel: bool) -> Result<Config> {
     if std::env::var_os("EXTISM_DEBUG").is_some() {
         config.debug_info(true);
     }
+    // As in the official runtime: name the JIT code for a profiler.
+    match std::env::var("EXTISM_PROFILE").as_deref() {
+        Ok("perf") => {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        Ok("jitdump") => {
+            config.profiler(wasmtime::ProfilingStrategy::JitDump);
+        }
+        Ok("vtune") => {
+            config.profiler(wasmtime::ProfilingStrategy::VTune);
+        }
+        _ => {}
+    }
     // EXTISM_CACHE_CONFIG: unset → wasmtime's default cache settings;
     // empty → no compile cache; a path → that cache config file.
     match std::env::var_os("EXTISM_CACHE_CONFIG") {

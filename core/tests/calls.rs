@@ -143,6 +143,28 @@ fn hostile_offsets_are_harmless() {
 }
 
 #[test]
+fn range_checks_stop_exactly_at_the_edges() {
+    let mut p = plugin("kernel_edges");
+    assert_eq!(p.call_with_context("memory", b"", None).rc, 0);
+    let words = |out: &[u8]| -> Vec<u64> {
+        out.chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let le = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap());
+    // 16 bytes: words at 0, 1 and 8 are in; 9 (len - 7) is out.
+    let input: Vec<u8> = (1..=16).collect();
+    let out = p.call("input", &input).unwrap().to_vec();
+    assert_eq!(words(&out), [le(&input[0..8]), le(&input[1..9]), le(&input[8..16]), 0]);
+    // Exactly 8 bytes: only offset 0 (= len - 8); len - 7 = 1 is out.
+    let out = p.call("input", &input[..8]).unwrap().to_vec();
+    assert_eq!(words(&out), [le(&input[0..8]), 0, le(&input[0..8]), 0]);
+    // 7 bytes: no whole word, at any offset (len - 8 wraps around).
+    let out = p.call("input", &input[..7]).unwrap().to_vec();
+    assert_eq!(words(&out), [0, 0, 0, 0]);
+}
+
+#[test]
 fn reset_keeps_the_plugin_usable() {
     let mut p = plugin("echo");
     assert_eq!(p.call("echo", b"one").unwrap(), b"one");
