@@ -834,7 +834,10 @@ class CurrentPlugin:
 
     def input_bytes(self, input: Val) -> bytes:
         """A copy of the block that ``input.value`` names."""
-        return self.input_buffer(input)[:]
+        # The same as ``self.input_buffer(input)[:]``, without the buffer
+        # objects: this runs for every ``bytes`` or ``str`` host argument.
+        offset = input.value
+        return self.pointer.read(offset, self.pointer.length(offset))
 
     def input_string(self, input: Val) -> str:
         """
