@@ -101,8 +101,16 @@ pub unsafe extern "C" fn extism_function_new(
         };
         let declared = results.clone();
         let f = Function::new(name, params, results, move |current, args, outs| {
-            let c_args: Vec<ExtismVal> = args.iter().map(|v| ExtismVal::from_core(*v)).collect();
-            let mut c_outs: Vec<ExtismVal> = outs.iter().map(|v| ExtismVal::from_core(*v)).collect();
+            let zero = ExtismVal::from_core(extism_core::Val::I32(0));
+            let mut c_args = extism_core::HostValues::new(args.len(), zero);
+            for (slot, value) in c_args.as_mut_slice().iter_mut().zip(args) {
+                *slot = ExtismVal::from_core(*value);
+            }
+            let mut c_outs = extism_core::HostValues::new(outs.len(), zero);
+            for (slot, value) in c_outs.as_mut_slice().iter_mut().zip(outs.iter()) {
+                *slot = ExtismVal::from_core(*value);
+            }
+            let (c_args, c_outs) = (c_args.as_mut_slice(), c_outs.as_mut_slice());
             let plugin = current as *mut extism_core::CurrentPlugin<'_> as *mut ExtismCurrentPlugin;
             let args_ptr = if c_args.is_empty() {
                 std::ptr::null()
@@ -122,7 +130,7 @@ pub unsafe extern "C" fn extism_function_new(
                 c_outs.len() as u64,
                 owned.ptr(),
             );
-            for ((slot, value), ty) in outs.iter_mut().zip(c_outs).zip(&declared) {
+            for ((slot, value), ty) in outs.iter_mut().zip(c_outs.iter()).zip(&declared) {
                 *slot = value.to_core(*ty);
             }
             Ok(())

@@ -310,13 +310,21 @@ fn define_host_function(linker: &mut Linker<PluginState>, f: &Function, ty: wasm
     let name = f.name.clone();
     linker
         .func_new(&f.namespace, &f.name, ty, move |caller, args, outs| {
-            let inputs: Vec<crate::Val> = args.iter().map(crate::Val::from_wasmtime).collect();
-            let mut outputs: Vec<crate::Val> = results.iter().map(|t| crate::Val::zero(*t)).collect();
+            // Values live on the stack for the usual few of them: a host call
+            // should not cost two heap allocations.
+            let mut inputs = crate::HostValues::new(args.len(), crate::Val::I32(0));
+            for (slot, arg) in inputs.as_mut_slice().iter_mut().zip(args) {
+                *slot = crate::Val::from_wasmtime(arg);
+            }
+            let mut outputs = crate::HostValues::new(results.len(), crate::Val::I32(0));
+            for (slot, ty) in outputs.as_mut_slice().iter_mut().zip(&results) {
+                *slot = crate::Val::zero(*ty);
+            }
             let mut current = crate::CurrentPlugin::new(caller);
             // A panicking host function ends the call with an error instead of
             // unwinding through wasm into the embedder (or across an FFI boundary).
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                callback(&mut current, &inputs, &mut outputs)
+                callback(&mut current, inputs.as_mut_slice(), outputs.as_mut_slice())
             }));
             match outcome {
                 Ok(result) => result.map_err(wasmtime::Error::new)?,
@@ -331,7 +339,7 @@ fn define_host_function(linker: &mut Linker<PluginState>, f: &Function, ty: wasm
                     ))));
                 }
             }
-            for ((slot, value), ty) in outs.iter_mut().zip(outputs).zip(&results) {
+            for ((slot, value), ty) in outs.iter_mut().zip(outputs.as_mut_slice().iter()).zip(&results) {
                 *slot = value.to_wasmtime(*ty);
             }
             Ok(())

@@ -56,6 +56,34 @@ impl ValType {
     }
 }
 
+/// The values of one host call: inline for the usual few, on the heap beyond,
+/// so that a host call costs no allocation (used by the core and the C API).
+#[doc(hidden)]
+pub enum HostValues<T: Copy> {
+    Inline([T; HOST_VALUES_INLINE], usize),
+    Heap(Vec<T>),
+}
+
+const HOST_VALUES_INLINE: usize = 8;
+
+impl<T: Copy> HostValues<T> {
+    /// `len` copies of `fill`.
+    pub fn new(len: usize, fill: T) -> HostValues<T> {
+        if len <= HOST_VALUES_INLINE {
+            HostValues::Inline([fill; HOST_VALUES_INLINE], len)
+        } else {
+            HostValues::Heap(vec![fill; len])
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            HostValues::Inline(values, len) => &mut values[..*len],
+            HostValues::Heap(values) => values,
+        }
+    }
+}
+
 /// A wasm value passed to or returned from a host function.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Val {
