@@ -143,6 +143,8 @@ test('CallContext: alloc, length, read, store, vars, setError and logLevel', asy
 
 test('vars set by a host function are the plugin vars', async () => {
   let ctxSaved = null;
+  let stale = null;
+  let staleError = null;
   const p = await createPlugin(
     { wasm: [{ path: pdk('vars'), name: 'vars' }, { path: wat('host'), name: 'main' }] },
     {
@@ -150,6 +152,14 @@ test('vars set by a host function are the plugin vars', async () => {
         [USER]: {
           hello_world(ctx) {
             ctxSaved = ctx;
+            if (stale) {
+              // An old context used while a newer host call of its plugin runs.
+              try {
+                stale.getVariable('count');
+              } catch (e) {
+                staleError = e;
+              }
+            }
             const count = ctx.getVariable('count');
             return ctx.store(count ? String(count.getUint32(0, true)) : 'none');
           },
@@ -160,6 +170,15 @@ test('vars set by a host function are the plugin vars', async () => {
   assert.equal((await p.call('call_host', '')).text(), 'none');
   // A context is dead once its host function returned.
   assert.throws(() => ctxSaved.read(1n), /no longer valid/);
+  // Also in a synchronous call, and still after later host calls of the same plugin.
+  assert.equal(p.callSync('call_host', '').text(), 'none');
+  const syncCtx = ctxSaved;
+  assert.throws(() => syncCtx.read(1n), /no longer valid/);
+  stale = syncCtx;
+  assert.equal(p.callSync('call_host', '').text(), 'none');
+  assert.notEqual(ctxSaved, syncCtx);
+  assert.match(staleError?.message ?? '', /no longer valid/);
+  assert.throws(() => syncCtx.store('x'), /no longer valid/);
   const vars = await createPlugin(pdk('vars'));
   assert.equal((await vars.call('count')).text(), '1');
   assert.equal((await vars.call('count')).text(), '2');
