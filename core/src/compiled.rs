@@ -9,7 +9,7 @@ use wasmtime::{ExternType, Linker, Module, ModuleExport};
 
 use crate::engine::{self, Shared};
 use crate::error::{wasmtime_text, Error, Result};
-use crate::function::Function;
+use crate::function::{Function, ValType};
 use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
 use crate::log::LogSink;
 use crate::manifest::{classify, LoadOptions, Manifest, Source, Wasm, MAIN};
@@ -45,8 +45,8 @@ pub(crate) struct Compiled {
     pub linker: Linker<PluginState>,
     pub wasi: bool,
     pub fuel_limit: Option<u64>,
-    /// Kept so the host functions (and their user data) live as long as this.
-    #[allow(dead_code)]
+    /// The host functions as defined (with their types): kept so they (and
+    /// their user data) live as long as this.
     pub functions: Vec<Function>,
 }
 
@@ -190,6 +190,18 @@ impl CompiledPlugin {
         self.inner.wasi
     }
 
+    /// The parameter and result types of host function `namespace::name` in
+    /// this compilation (for `Function::typed_by_import`, those of its
+    /// import); None when it is not defined here.
+    pub fn host_function_type(&self, namespace: &str, name: &str) -> Option<(&[ValType], &[ValType])> {
+        self.inner
+            .functions
+            .iter()
+            .rev()
+            .find(|f| f.namespace == namespace && f.name == name)
+            .map(|f| (f.params.as_slice(), f.results.as_slice()))
+    }
+
     /// The module names and the imports and exports of each, as
     /// `(module, name, type)` text, for tools such as `extism info`.
     pub fn describe(&self) -> Vec<ModuleDescription> {
@@ -257,19 +269,31 @@ fn compile(
     if wasi {
         crate::wasi::add_to_linker(&mut linker)?;
     }
-    // Later definitions of the same (namespace, name) win (ABI.md §9).
-    let mut user: HashMap<(String, String), wasmtime::FuncType> = HashMap::new();
-    for f in &functions {
-        f.check_namespace()?;
-        let ty = f.func_type(engine)?;
-        define_host_function(&mut linker, f, ty.clone())?;
-        user.insert((f.namespace.clone(), f.name.clone()), ty);
-    }
-
     let mut compiled: Vec<(String, Module)> = Vec::with_capacity(sources.len());
     for source in sources {
         let module = Module::new(engine, &source.bytes).map_err(|e| Error::compile(wasmtime_text(&e)))?;
         compiled.push((source.name, module));
+    }
+
+    // Later definitions of the same (namespace, name) win (ABI.md §9).
+    // Functions typed by their import take its type now; one that nothing
+    // imports is left out.
+    let mut user: HashMap<(String, String), wasmtime::FuncType> = HashMap::new();
+    let mut defined = Vec::with_capacity(functions.len());
+    for f in functions {
+        f.check_namespace()?;
+        let (f, ty) = if f.typed_by_import {
+            let Some(import) = first_func_import(&compiled, &f.namespace, &f.name) else {
+                continue;
+            };
+            (f.with_import_type(&import)?, import)
+        } else {
+            let ty = f.func_type(engine)?;
+            (f, ty)
+        };
+        define_host_function(&mut linker, &f, ty.clone())?;
+        user.insert((f.namespace.clone(), f.name.clone()), ty);
+        defined.push(f);
     }
     let order = instantiation_order(&compiled)?;
     let position: HashMap<&str, usize> = order
@@ -300,7 +324,17 @@ fn compile(
         linker,
         wasi,
         fuel_limit,
-        functions,
+        functions: defined,
+    })
+}
+
+/// The type of the first function import `namespace::name` of `modules`.
+fn first_func_import(modules: &[(String, Module)], namespace: &str, name: &str) -> Option<wasmtime::FuncType> {
+    modules.iter().find_map(|(_, module)| {
+        module.imports().find_map(|import| match import.ty() {
+            ExternType::Func(ty) if import.module() == namespace && import.name() == name => Some(ty),
+            _ => None,
+        })
     })
 }
 

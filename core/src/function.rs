@@ -41,6 +41,17 @@ impl ValType {
         })
     }
 
+    /// The number type `ty`, or None for a vector or reference type.
+    pub(crate) fn from_wasmtime(ty: &wasmtime::ValType) -> Option<ValType> {
+        Some(match ty {
+            wasmtime::ValType::I32 => ValType::I32,
+            wasmtime::ValType::I64 => ValType::I64,
+            wasmtime::ValType::F32 => ValType::F32,
+            wasmtime::ValType::F64 => ValType::F64,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn to_wasmtime(self) -> Result<wasmtime::ValType> {
         Ok(match self {
             ValType::I32 => wasmtime::ValType::I32,
@@ -187,6 +198,8 @@ pub struct Function {
     pub(crate) name: String,
     pub(crate) params: Vec<ValType>,
     pub(crate) results: Vec<ValType>,
+    /// The types are those of the import it satisfies (`typed_by_import`).
+    pub(crate) typed_by_import: bool,
     pub(crate) callback: Arc<HostCallback>,
 }
 
@@ -219,12 +232,55 @@ impl Function {
             name: name.into(),
             params: params.into_iter().collect(),
             results: results.into_iter().collect(),
+            typed_by_import: false,
             callback: Arc::new(callback),
         };
         for ty in f.params.iter().chain(&f.results) {
             ty.to_wasmtime()?;
         }
         Ok(f)
+    }
+
+    /// A host function (in `extism:host/user`) that takes the types of the
+    /// import it satisfies: the first `namespace::name` function import of
+    /// the plugin's modules. For frontends whose functions declare no types
+    /// (the JS SDK). A compilation leaves it out when no module imports it,
+    /// and fails when the import uses a type other than i32, i64, f32, f64.
+    /// Its results arrive pre-filled with zeros of their types.
+    pub fn typed_by_import<F>(name: impl Into<String>, callback: F) -> Function
+    where
+        F: Fn(&mut CurrentPlugin<'_>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    {
+        Function {
+            namespace: USER_NAMESPACE.to_string(),
+            name: name.into(),
+            params: Vec::new(),
+            results: Vec::new(),
+            typed_by_import: true,
+            callback: Arc::new(callback),
+        }
+    }
+
+    /// This function with the types of `import` (see `typed_by_import`).
+    pub(crate) fn with_import_type(&self, import: &wasmtime::FuncType) -> Result<Function> {
+        let convert = |types: &mut dyn Iterator<Item = wasmtime::ValType>| -> Result<Vec<ValType>> {
+            types
+                .map(|t| {
+                    ValType::from_wasmtime(&t).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "host function {}::{}: its import uses `{t}`, which host functions cannot take",
+                            self.namespace, self.name
+                        ))
+                    })
+                })
+                .collect()
+        };
+        Ok(Function {
+            params: convert(&mut import.params())?,
+            results: convert(&mut import.results())?,
+            typed_by_import: false,
+            ..self.clone()
+        })
     }
 
     /// The same function under another import module name.

@@ -6,7 +6,7 @@ use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use extism_core::{Error, Function, PluginBuilder, SharedPlugin, Val, ValType, RC_ERROR};
+use extism_core::{Error, Function, PluginBuilder, SharedPlugin, Val, ValType, RC_ERROR, USER_NAMESPACE as USER};
 
 /// hello_world: returns "Hello, <input>!" in a new block.
 fn hello() -> Function {
@@ -30,6 +30,46 @@ fn host_function_round_trip_wat_and_pdk() {
         .build()
         .unwrap();
     assert_eq!(p.call("call_host", b"pdk").unwrap(), b"Hello, pdk!");
+}
+
+#[test]
+fn functions_typed_by_their_import() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let echo_back = Function::typed_by_import("hello_world", move |_, args, outs| {
+        // The results arrive as zeros of the import's result types.
+        record.lock().unwrap().push((args.to_vec(), outs.to_vec()));
+        outs[0] = args[0];
+        Ok(())
+    });
+    let unused = Function::typed_by_import("nobody_imports_this", |_, _, _| Ok(()));
+    let compiled = PluginBuilder::new(wat("host"))
+        .with_functions([echo_back, unused])
+        .compile()
+        .unwrap();
+    let i64s: &[ValType] = &[ValType::I64];
+    assert_eq!(compiled.host_function_type(USER, "hello_world"), Some((i64s, i64s)));
+    assert_eq!(compiled.host_function_type(USER, "nobody_imports_this"), None);
+    let mut p = compiled.instantiate().unwrap();
+    assert_eq!(p.call("call_host", b"same").unwrap(), b"same");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(matches!(seen[0].0[..], [Val::I64(h)] if h > 0));
+    assert_eq!(seen[0].1, [Val::I64(0)]);
+
+    // An import a host function cannot take fails the compilation clearly.
+    let v128 = r#"(module (import "extism:host/user" "f" (func (param v128))) (func (export "run") (result i32) (i32.const 0)))"#;
+    let e = PluginBuilder::new(v128)
+        .with_function(Function::typed_by_import("f", |_, _, _| Ok(())))
+        .compile()
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
+    assert!(
+        e.message().contains("`v128`, which host functions cannot take"),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]

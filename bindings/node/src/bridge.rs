@@ -202,17 +202,18 @@ impl Bridge {
     pub fn host_call(
         &self,
         index: u32,
-        results: &[ValType],
         plugin: &mut CurrentPlugin<'_>,
         inputs: &[Val],
         outputs: &mut [Val],
     ) -> extism_core::Result<()> {
         let host_context = plugin.host_context::<u32>().copied();
         if self.on_js_thread() {
-            return self.host_call_direct(index, host_context, results, plugin, inputs, outputs);
+            return self.host_call_direct(index, host_context, plugin, inputs, outputs);
         }
+        // The outputs arrive as zeros of the result types.
+        let results: Vec<ValType> = outputs.iter().map(Val::ty).collect();
         let (tx, rx) = mpsc::channel();
-        let slot = Arc::new(Slot::new(tx, results.to_vec(), host_context));
+        let slot = Arc::new(Slot::new(tx, results, host_context));
         let event = Event::Host {
             index,
             args: inputs.to_vec(),
@@ -245,7 +246,6 @@ impl Bridge {
         &self,
         index: u32,
         host_context: Option<u32>,
-        results: &[ValType],
         plugin: &mut CurrentPlugin<'_>,
         inputs: &[Val],
         outputs: &mut [Val],
@@ -272,7 +272,6 @@ impl Bridge {
                 host_context,
                 plugin,
                 inputs,
-                results,
                 outputs,
             )
         }

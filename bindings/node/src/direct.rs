@@ -193,7 +193,8 @@ impl DirectHost {
     /// function, with `plugin` current meanwhile, and store its results.
     ///
     /// The JS side (`hostDirect` in lib/plugin.js) returns the results already
-    /// checked against `results`: nothing for none, the value for one, an
+    /// checked against the result types (those of the zeros `outputs` arrive
+    /// with): nothing for none, the value for one, an
     /// array for several; or a string, the message of the host function's failure.
     ///
     /// # Safety
@@ -209,13 +210,12 @@ impl DirectHost {
         host_context: Option<u32>,
         plugin: &mut CurrentPlugin<'_>,
         inputs: &[Val],
-        results: &[ValType],
         outputs: &mut [Val],
     ) -> Result<(), String> {
         let (generation, previous) = self.enter(plugin);
         // SAFETY: forwarded from the caller.
         let answer = unsafe { call_js(env, host, [plugin_id, index, generation], host_context, inputs) }
-            .and_then(|value| unsafe { read_results(env, value, results, outputs) });
+            .and_then(|value| unsafe { read_results(env, value, outputs) });
         self.leave(previous);
         answer
     }
@@ -288,12 +288,7 @@ unsafe fn pending_exception_text(env: sys::napi_env) -> String {
     }
 }
 
-unsafe fn read_results(
-    env: sys::napi_env,
-    value: sys::napi_value,
-    results: &[ValType],
-    outputs: &mut [Val],
-) -> Result<(), String> {
+unsafe fn read_results(env: sys::napi_env, value: sys::napi_value, outputs: &mut [Val]) -> Result<(), String> {
     unsafe {
         let mut ty = 0;
         check(sys::napi_typeof(env, value, &mut ty), "reading host function results")?;
@@ -302,20 +297,21 @@ unsafe fn read_results(
             utf8_into(env, value, &mut message)?;
             return Err(String::from_utf8_lossy(&message).into_owned());
         }
-        match results.len() {
+        match outputs.len() {
             0 => Ok(()),
             1 => {
-                outputs[0] = to_val(env, value, results[0])?;
+                outputs[0] = to_val(env, value, outputs[0].ty())?;
                 Ok(())
             }
             _ => {
-                for (i, (slot, ty)) in outputs.iter_mut().zip(results).enumerate() {
+                for (i, slot) in outputs.iter_mut().enumerate() {
+                    let ty = slot.ty();
                     let mut element = ptr::null_mut();
                     check(
                         sys::napi_get_element(env, value, i as u32, &mut element),
                         "reading host function results",
                     )?;
-                    *slot = to_val(env, element, *ty)?;
+                    *slot = to_val(env, element, ty)?;
                 }
                 Ok(())
             }

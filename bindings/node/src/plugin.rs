@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use extism_core::log::{LogLevel, LogSink};
-use extism_core::{CancelHandle, Function, Manifest, ModuleDescription, PluginBuilder, SharedPlugin};
+use extism_core::{CancelHandle, Function, Manifest, ModuleDescription, PluginBuilder, SharedPlugin, ValType};
 use napi::bindgen_prelude::{BigInt, Buffer, Function as JsFunction, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
 use crate::bridge::{Bridge, Event, EventArgs, SyncScope};
 use crate::error::ErrorInfo;
-use crate::signature::{import_signature, Signature};
+use crate::signature::type_name;
 
 /// How a job ended, before it becomes a [`JsOutcome`] on the JS thread.
 pub(crate) enum Outcome {
@@ -157,9 +157,9 @@ pub(crate) struct Inner {
     plugin: Mutex<Option<Arc<SharedPlugin>>>,
     cancel: Mutex<Option<CancelHandle>>,
     describe: Mutex<Option<Vec<ModuleDescription>>>,
-    /// The wasm type of each host function, in the order given (None for
-    /// one that no module imports).
-    signatures: Mutex<Vec<Option<Signature>>>,
+    /// The wasm result types of each host function, in the order given
+    /// (none for one that no module imports).
+    result_types: Mutex<Vec<Vec<ValType>>>,
     active: AtomicBool,
 }
 
@@ -172,41 +172,30 @@ impl Inner {
 
     fn load(&self, manifest: &str, settings: &LoadSettings) -> Result<(), ErrorInfo> {
         let manifest = Manifest::parse(manifest)?;
-        let builder = || {
-            PluginBuilder::from_manifest(manifest.clone())
-                .with_wasi(settings.wasi)
-                .with_fuel_limit(settings.fuel_limit)
-        };
-        let mut functions = Vec::new();
-        let mut signatures = Vec::new();
-        if !settings.functions.is_empty() {
-            // JS host functions declare no types: each takes the type of the
-            // import it satisfies, read from a compilation without them.
-            let probe = PluginBuilder::from_manifest(manifest.clone())
-                .with_wasi(settings.wasi)
-                .compile()?;
-            for (index, (namespace, name)) in settings.functions.iter().enumerate() {
-                let signature = import_signature(&probe, namespace, name).map_err(|message| ErrorInfo {
-                    kind: "InvalidArgument",
-                    message,
-                    rc: None,
-                })?;
-                if let Some(sig) = &signature {
-                    let bridge = self.bridge.clone();
-                    let results = sig.results.clone();
-                    let index = index as u32;
-                    let f = Function::new(name.clone(), sig.params.clone(), sig.results.clone(), move |p, i, o| {
-                        bridge.host_call(index, &results, p, i, o)
-                    })?
-                    .with_namespace(namespace.clone());
-                    functions.push(f);
-                }
-                signatures.push(signature);
-            }
-        }
+        // JS host functions declare no types: each takes the type of the
+        // import it satisfies (the core leaves out one that nothing imports).
+        let functions = settings.functions.iter().enumerate().map(|(index, (namespace, name))| {
+            let bridge = self.bridge.clone();
+            let index = index as u32;
+            Function::typed_by_import(name.clone(), move |p, i, o| bridge.host_call(index, p, i, o))
+                .with_namespace(namespace.clone())
+        });
+        let compiled = PluginBuilder::from_manifest(manifest)
+            .with_wasi(settings.wasi)
+            .with_fuel_limit(settings.fuel_limit)
+            .with_functions(functions)
+            .compile()?;
         // Before instantiation: an initializer may call host functions.
-        *lock(&self.signatures) = signatures;
-        let compiled = builder().with_functions(functions).compile()?;
+        *lock(&self.result_types) = settings
+            .functions
+            .iter()
+            .map(|(namespace, name)| {
+                compiled
+                    .host_function_type(namespace, name)
+                    .map(|(_, results)| results.to_vec())
+                    .unwrap_or_default()
+            })
+            .collect();
         let sink = settings.log.map(|level| {
             let bridge = self.bridge.clone();
             LogSink::new(level, move |level, text| bridge.log(level, text))
@@ -425,7 +414,7 @@ impl JsPlugin {
                 plugin: Mutex::new(None),
                 cancel: Mutex::new(None),
                 describe: Mutex::new(None),
-                signatures: Mutex::new(Vec::new()),
+                result_types: Mutex::new(Vec::new()),
                 active: AtomicBool::new(false),
             }),
             jobs: Mutex::new(None),
@@ -525,10 +514,9 @@ impl JsPlugin {
     /// `index`, known once `load` has compiled the plugin.
     #[napi]
     pub fn result_types(&self, index: u32) -> Vec<String> {
-        lock(&self.inner.signatures)
+        lock(&self.inner.result_types)
             .get(index as usize)
-            .and_then(|s| s.as_ref())
-            .map(|s| s.result_names())
+            .map(|types| types.iter().map(|t| type_name(*t).to_string()).collect())
             .unwrap_or_default()
     }
 
