@@ -16,11 +16,14 @@ use napi::bindgen_prelude::{sys, ToNapiValue};
 use crate::direct::{self, DirectHost};
 use crate::plugin::{panic_text, Inner, JsOutcome, Outcome};
 
-/// Marks a handle made by [`handle`], so a foreign External is refused.
-const MAGIC: u64 = 0x6578_7469_736d_2d72; // "extism-r"
+/// The type tag of a handle made by [`handle`]: a foreign External (or any
+/// other value) is refused before its data is touched.
+const HANDLE_TAG: sys::napi_type_tag = sys::napi_type_tag {
+    lower: 0x6578_7469_736d_2d72, // "extism-r"
+    upper: 0x706c_7567_696e_2d31, // "plugin-1"
+};
 
 struct Handle {
-    magic: u64,
     inner: Arc<Inner>,
 }
 
@@ -30,7 +33,7 @@ pub(crate) fn handle(env: sys::napi_env, inner: Arc<Inner>) -> napi::Result<sys:
         // SAFETY: `data` is the Box made below, finalized once.
         drop(unsafe { Box::from_raw(data as *mut Handle) });
     }
-    let data = Box::into_raw(Box::new(Handle { magic: MAGIC, inner }));
+    let data = Box::into_raw(Box::new(Handle { inner }));
     let mut value = ptr::null_mut();
     // SAFETY: `env` is live; on success the finalizer owns `data`.
     let status = unsafe { sys::napi_create_external(env, data.cast(), Some(finalize), ptr::null_mut(), &mut value) };
@@ -38,6 +41,10 @@ pub(crate) fn handle(env: sys::napi_env, inner: Arc<Inner>) -> napi::Result<sys:
         // SAFETY: not handed to JS.
         drop(unsafe { Box::from_raw(data) });
         return Err(napi::Error::from_reason("cannot create the plugin handle"));
+    }
+    // SAFETY: a live value of this scope; once tagged, its finalizer still owns `data`.
+    if unsafe { sys::napi_type_tag_object(env, value, &HANDLE_TAG) } != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason("cannot tag the plugin handle"));
     }
     Ok(value)
 }
@@ -119,15 +126,17 @@ unsafe fn args<const N: usize>(
 /// The plugin behind a handle made by [`handle`].
 unsafe fn inner<'a>(env: sys::napi_env, value: sys::napi_value) -> Result<&'a Inner, String> {
     let mut ty = 0;
+    let mut tagged = false;
     let mut data = ptr::null_mut();
-    // SAFETY: N-API checks the type; our Externals point to a live `Handle`
-    // for as long as JS holds them (this call's argument does).
+    // SAFETY: N-API checks the type and the tag; our tagged Externals point
+    // to a live `Handle` for as long as JS holds them (this call's argument does).
     unsafe {
         if sys::napi_typeof(env, value, &mut ty) != sys::Status::napi_ok
             || ty != sys::ValueType::napi_external
+            || sys::napi_check_object_type_tag(env, value, &HANDLE_TAG, &mut tagged) != sys::Status::napi_ok
+            || !tagged
             || sys::napi_get_value_external(env, value, &mut data) != sys::Status::napi_ok
             || data.is_null()
-            || (*(data as *const Handle)).magic != MAGIC
         {
             return Err("not a plugin handle".into());
         }

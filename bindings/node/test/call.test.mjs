@@ -196,3 +196,13 @@ test('_start: the next call runs on a fresh instance', async () => {
   assert.equal(await p.call('_start'), null);
   await assert.rejects(p.call('bump'), { rc: 1 });
 });
+
+test("the addon's fast functions refuse anything but a plugin handle", async () => {
+  const { createRequire } = await import('node:module');
+  const native = createRequire(import.meta.url)('../lib/native.js');
+  const fast = native.fastFunctions();
+  for (const bad of [{}, 1, null, undefined, 'handle', new Uint8Array(8)]) {
+    assert.throws(() => fast.callSync(bad, 'echo', 'x', undefined), { message: 'not a plugin handle' });
+    assert.throws(() => fast.hostRead(bad, 1, 1n), { message: 'not a plugin handle' });
+  }
+});
