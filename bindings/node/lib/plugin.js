@@ -152,6 +152,13 @@ function isThenable(value) {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function';
 }
 
+/** The CallContext of one host call over `native`, with the call's host context. */
+function newCallContext(state, native, hostContextId) {
+  const hostContext =
+    hostContextId === null || hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId);
+  return new CallContext(native, hostContext, state.logLevel);
+}
+
 /** Runs a host function for an asynchronous call: it answers through `ctx`. */
 function runHost(state, index, ctx, args) {
   if (!state) {
@@ -182,12 +189,7 @@ function runHost(state, index, ctx, args) {
       // The context is already settled.
     }
   };
-  const hostContextId = ctx.hostContextId;
-  const callContext = new CallContext(
-    ctx,
-    hostContextId === null || hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId),
-    state.logLevel,
-  );
+  const callContext = newCallContext(state, ctx, ctx.hostContextId);
   let value;
   state.inHost++;
   try {
@@ -236,11 +238,7 @@ function hostDirect(pluginId, index, generation, hostContextId, ...args) {
   if (!state) return 'the plugin was garbage-collected';
   const f = state.functions[index];
   const results = resultTypes(state, f, index);
-  const callContext = new CallContext(
-    new DirectContext(fast, state.handle, generation),
-    hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId),
-    state.logLevel,
-  );
+  const callContext = newCallContext(state, new DirectContext(fast, state.handle, generation), hostContextId);
   let value;
   state.inHost++;
   try {
