@@ -64,13 +64,19 @@ def build():
     return exe
 
 
+def bench_env(cache=False):
+    """The environment of every benchmark process: RUST_BACKTRACE removed (it
+    changes the official figures) and, unless `cache`, the compile cache off
+    (EXTISM_CACHE_CONFIG empty; unset means wasmtime's default cache)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RUST_BACKTRACE", "EXTISM_CACHE_CONFIG")}
+    if not cache:
+        env["EXTISM_CACHE_CONFIG"] = ""
+    return env
+
+
 def run(exe, workload, samples, libs):
-    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
-    env["EXTISM_CACHE_CONFIG"] = ""
-    name = workload
-    if workload == "compile_cached":
-        env.pop("EXTISM_CACHE_CONFIG")
-        name = "compile"
+    env = bench_env(cache=workload == "compile_cached")
+    name = "compile" if workload == "compile_cached" else workload
     out = subprocess.run([exe, PLUGIN, name, str(samples)] + libs, env=env, check=True,
                          capture_output=True, text=True).stdout
     result = {}
@@ -82,8 +88,7 @@ def run(exe, workload, samples, libs):
 
 def run_floor(workloads):
     """{workload: ns} from one run of the raw-wasmtime floor binary."""
-    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
-    out = subprocess.run([FLOOR] + workloads, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([FLOOR] + workloads, env=bench_env(), check=True, capture_output=True, text=True).stdout
     return {line.split()[0]: float(line.split()[1]) for line in out.splitlines()}
 
 
@@ -103,9 +108,8 @@ def python_venvs():
 
 
 def run_python(python, workloads):
-    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
     out = subprocess.run([python, os.path.join(ROOT, "bench", "python", "workloads.py"), PLUGIN] + workloads,
-                         env=env, check=True, capture_output=True, text=True).stdout
+                         env=bench_env(), check=True, capture_output=True, text=True).stdout
     return {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.splitlines()}
 
 
@@ -151,7 +155,7 @@ def node_main(quick):
                 ("v2 rc13", v2, "async"), ("v2 rc13 worker", v2, "worker"),
                 ("v1.0.3", v1, "async"), ("v1.0.3 worker", v1, "worker")]
     workloads = ["create", "empty_call", "echo_64", "echo_1m", "host"]
-    env = {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
+    env = bench_env()
     processes = 1 if quick else 3
     results = {(label, w): [] for label, _, _ in variants for w in workloads}
     for i in range(processes):

@@ -89,15 +89,19 @@ impl PyPlugin {
         });
         let context: Box<dyn Any + Send> = Box::new(state.clone());
         take_creation_host_error();
-        // The output is copied out under the lock: it is only valid until the
-        // next call, which another thread may start as soon as we let go.
-        let outcome = py.detach(|| -> extism_core::Result<Vec<u8>> {
+        let outcome = py.detach(|| -> extism_core::Result<Py<PyBytes>> {
             let mut plugin = self.plugin.lock()?;
             plugin.call_with_context(name, input, Some(context)).into_result()?;
-            Ok(plugin.output().to_vec())
+            // The output is only valid until the next call, which another
+            // thread may start as soon as we let go of the plugin: so it goes
+            // straight into the bytes object under the lock. Taking the GIL
+            // while holding the plugin cannot deadlock, as host functions
+            // already do it: nothing takes a plugin lock while holding the GIL
+            // (every lock here is taken detached).
+            Ok(Python::attach(|py| PyBytes::new(py, plugin.output()).unbind()))
         });
         match outcome {
-            Ok(output) => Ok(PyBytes::new(py, &output)),
+            Ok(output) => Ok(output.into_bound(py)),
             // A host function's exception becomes the `__cause__` (one run by
             // initializers, when the call first rebuilds the instance after
             // `_start`, has no call state yet).
