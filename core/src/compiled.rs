@@ -363,13 +363,9 @@ fn define_host_function(linker: &mut Linker<PluginState>, f: &Function, ty: wasm
             match outcome {
                 Ok(result) => result.map_err(wasmtime::Error::new)?,
                 Err(panic) => {
-                    let text = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
                     return Err(wasmtime::Error::new(Error::host(format!(
-                        "host function {name} panicked: {text}"
+                        "host function {name} panicked: {}",
+                        crate::error::panic_message(&*panic)
                     ))));
                 }
             }

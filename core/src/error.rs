@@ -102,6 +102,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The text of a wasmtime error with its causes, without the backtrace
 /// section wasmtime puts in front of traps.
+/// The message a panic carried (a `&str` or `String` payload), or "".
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
+}
+
 pub(crate) fn wasmtime_text(err: &wasmtime::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
