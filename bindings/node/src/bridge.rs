@@ -14,7 +14,7 @@ use std::thread::ThreadId;
 
 use extism_core::log::LogLevel;
 use extism_core::{CurrentPlugin, Error, Val, ValType};
-use napi::bindgen_prelude::{sys, Either, Function, FunctionRef, JsValue, JsValuesTupleIntoVec, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{sys, Function, FunctionRef, JsValue, JsValuesTupleIntoVec, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 
@@ -47,15 +47,6 @@ pub struct EventArgs {
     event: Event,
 }
 
-fn js_val(v: &Val) -> Either<f64, napi::bindgen_prelude::i64n> {
-    match *v {
-        Val::I32(x) => Either::A(x as f64),
-        Val::F32(x) => Either::A(x as f64),
-        Val::F64(x) => Either::A(x),
-        Val::I64(x) => Either::B(napi::bindgen_prelude::i64n(x)),
-    }
-}
-
 impl JsValuesTupleIntoVec for EventArgs {
     fn into_vec(self, env: sys::napi_env) -> napi::Result<Vec<sys::napi_value>> {
         // SAFETY: called by napi-rs on the JS thread with that thread's env.
@@ -63,7 +54,11 @@ impl JsValuesTupleIntoVec for EventArgs {
             let id = u32::to_napi_value(env, self.plugin_id)?;
             Ok(match self.event {
                 Event::Host { index, args, slot } => {
-                    let args: Vec<_> = args.iter().map(js_val).collect();
+                    let args = args
+                        .iter()
+                        .map(|v| crate::direct::val_to_js(env, v).map(|raw| Unknown::from_raw_unchecked(env, raw)))
+                        .collect::<Result<Vec<_>, String>>()
+                        .map_err(napi::Error::from_reason)?;
                     vec![
                         u32::to_napi_value(env, HOST)?,
                         id,

@@ -8,14 +8,15 @@
 //! sent to the plugin thread, which serves requests while it waits for the
 //! host function. (Synchronous calls use `crate::direct` instead.)
 
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex};
 
 use extism_core::{CurrentPlugin, Val, ValType};
-use napi::bindgen_prelude::{BigInt, Buffer, Either};
+use napi::bindgen_prelude::{BigInt, Buffer, JsValue, Unknown};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::direct::DEAD;
-use crate::plugin::recv_polling;
+use crate::plugin::{lock, recv_polling};
 
 /// A request for the plugin thread, or the host function's answer.
 pub(crate) enum SlotMsg {
@@ -35,10 +36,6 @@ pub(crate) struct Slot {
     state: Mutex<State>,
     results: Vec<ValType>,
     host_context: Option<u32>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Slot {
@@ -89,14 +86,11 @@ impl Slot {
     }
 }
 
-fn handle(address: BigInt) -> u64 {
-    let (negative, value, _) = address.get_u64();
-    if negative {
-        // No block lives at a negative address.
-        u64::MAX
-    } else {
-        value
-    }
+/// A block address or size from JS (see `direct::address`).
+fn address(env: &Env, value: Unknown<'_>) -> napi::Result<u64> {
+    // SAFETY: a live value of the calling method's scope.
+    unsafe { crate::direct::address(env.raw(), value.value().value) }
+        .map_err(|e| napi::Error::new(napi::Status::InvalidArg, e))
 }
 
 fn core_error(e: extism_core::Error) -> napi::Error {
@@ -125,8 +119,8 @@ impl JsCallContext {
 
     /// The bytes of the block at `address`; null for 0 or an invalid address.
     #[napi]
-    pub fn read(&self, address: BigInt) -> napi::Result<Option<Buffer>> {
-        let h = handle(address);
+    pub fn read(&self, env: Env, addr: Unknown<'_>) -> napi::Result<Option<Buffer>> {
+        let h = address(&env, addr)?;
         let bytes = self.slot.with_plugin(move |p| {
             if h == 0 {
                 return None;
@@ -138,16 +132,16 @@ impl JsCallContext {
 
     /// The length of the block at `address` (0 when there is none).
     #[napi]
-    pub fn length(&self, address: BigInt) -> napi::Result<BigInt> {
-        let h = handle(address);
+    pub fn length(&self, env: Env, addr: Unknown<'_>) -> napi::Result<BigInt> {
+        let h = address(&env, addr)?;
         let n = self.slot.with_plugin(move |p| p.length(h))?.map_err(core_error)?;
         Ok(BigInt::from(n))
     }
 
     /// A new block of `size` bytes; 0 when memory is exhausted.
     #[napi]
-    pub fn alloc(&self, size: BigInt) -> napi::Result<BigInt> {
-        let n = handle(size);
+    pub fn alloc(&self, env: Env, size: Unknown<'_>) -> napi::Result<BigInt> {
+        let n = address(&env, size)?;
         let h = self.slot.with_plugin(move |p| p.alloc(n))?.map_err(core_error)?;
         Ok(BigInt::from(h))
     }
@@ -191,22 +185,13 @@ impl JsCallContext {
     /// Settle the host call with its results, already converted by JS to a
     /// number (i32, f32, f64) or a BigInt (i64) each.
     #[napi]
-    pub fn resolve(&self, values: Vec<Either<f64, BigInt>>) -> napi::Result<()> {
+    pub fn resolve(&self, env: Env, values: Vec<Unknown<'_>>) -> napi::Result<()> {
         let mut out = Vec::with_capacity(self.slot.results.len());
         for (ty, value) in self.slot.results.iter().zip(values) {
-            out.push(match (ty, value) {
-                (ValType::I64, Either::B(b)) => Val::I64(b.get_i64().0),
-                (ValType::I64, Either::A(n)) => Val::I64(n as i64),
-                (ValType::I32, Either::A(n)) => Val::I32(n as i64 as i32),
-                (ValType::F32, Either::A(n)) => Val::F32(n as f32),
-                (ValType::F64, Either::A(n)) => Val::F64(n),
-                (ty, _) => {
-                    return Err(napi::Error::new(
-                        napi::Status::InvalidArg,
-                        format!("a BigInt cannot be a {} result", crate::signature::type_name(*ty)),
-                    ))
-                }
-            });
+            // SAFETY: a live value of this method's scope.
+            let value = unsafe { crate::direct::val_from_js(env.raw(), value.value().value, *ty) }
+                .map_err(|e| napi::Error::new(napi::Status::InvalidArg, e))?;
+            out.push(value);
         }
         self.slot.finish(Ok(out))
     }

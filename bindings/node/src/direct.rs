@@ -249,13 +249,7 @@ unsafe fn call_js(
             None => check(sys::napi_get_undefined(env, &mut argv[3]), "host call")?,
         }
         for (slot, value) in argv[FIXED..].iter_mut().zip(inputs) {
-            let status = match *value {
-                Val::I32(x) => sys::napi_create_double(env, x as f64, slot),
-                Val::I64(x) => sys::napi_create_bigint_int64(env, x, slot),
-                Val::F32(x) => sys::napi_create_double(env, x as f64, slot),
-                Val::F64(x) => sys::napi_create_double(env, x, slot),
-            };
-            check(status, "converting a host function argument")?;
+            *slot = val_to_js(env, value)?;
         }
         let mut receiver = ptr::null_mut();
         check(sys::napi_get_undefined(env, &mut receiver), "host call")?;
@@ -300,7 +294,7 @@ unsafe fn read_results(env: sys::napi_env, value: sys::napi_value, outputs: &mut
         match outputs.len() {
             0 => Ok(()),
             1 => {
-                outputs[0] = to_val(env, value, outputs[0].ty())?;
+                outputs[0] = val_from_js(env, value, outputs[0].ty())?;
                 Ok(())
             }
             _ => {
@@ -311,7 +305,7 @@ unsafe fn read_results(env: sys::napi_env, value: sys::napi_value, outputs: &mut
                         sys::napi_get_element(env, value, i as u32, &mut element),
                         "reading host function results",
                     )?;
-                    *slot = to_val(env, element, ty)?;
+                    *slot = val_from_js(env, element, ty)?;
                 }
                 Ok(())
             }
@@ -319,7 +313,30 @@ unsafe fn read_results(env: sys::napi_env, value: sys::napi_value, outputs: &mut
     }
 }
 
-unsafe fn to_val(env: sys::napi_env, value: sys::napi_value, ty: ValType) -> Result<Val, String> {
+/// A wasm value as JS sees it: a BigInt for i64, a number otherwise.
+///
+/// # Safety
+/// `env` must be the live env of the current scope.
+pub(crate) unsafe fn val_to_js(env: sys::napi_env, value: &Val) -> Result<sys::napi_value, String> {
+    let mut out = ptr::null_mut();
+    let status = unsafe {
+        match *value {
+            Val::I32(x) => sys::napi_create_double(env, x as f64, &mut out),
+            Val::I64(x) => sys::napi_create_bigint_int64(env, x, &mut out),
+            Val::F32(x) => sys::napi_create_double(env, x as f64, &mut out),
+            Val::F64(x) => sys::napi_create_double(env, x, &mut out),
+        }
+    };
+    check(status, "converting a host function argument")?;
+    Ok(out)
+}
+
+/// A host function's result of type `ty`, from the BigInt (i64) or number
+/// (the others) that lib/plugin.js made of it.
+///
+/// # Safety
+/// `env` and `value` must be live handles of the current scope.
+pub(crate) unsafe fn val_from_js(env: sys::napi_env, value: sys::napi_value, ty: ValType) -> Result<Val, String> {
     const WHAT: &str = "converting a host function result";
     unsafe {
         if ty == ValType::I64 {

@@ -147,7 +147,8 @@ enum Job {
     },
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A mutex's guard, also after a panic elsewhere poisoned it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -281,11 +282,10 @@ impl Inner {
 }
 
 pub(crate) fn panic_text(payload: Box<dyn Any + Send>) -> ErrorInfo {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
+    let text = match extism_core::panic_message(&*payload) {
+        "" => "unknown panic",
+        text => text,
+    };
     ErrorInfo::other(format!("internal error in the Extism addon: {text}"))
 }
 
