@@ -540,10 +540,6 @@ fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<Plug
     if let Some(limit) = compiled.fuel_limit {
         let _ = store.set_fuel(limit);
     }
-    let instantiate_error = |e: wasmtime::Error| {
-        let (_, error) = call_error_from_wasmtime(e);
-        Error::new(ErrorKind::Instantiate, error.message().to_string())
-    };
     let kernel = Arc::new(Kernel::instantiate(&mut store, &compiled.shared.kernel).map_err(instantiate_error)?);
     store.data_mut().kernel = Some(kernel.clone());
 
@@ -557,12 +553,14 @@ fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<Plug
     Ok((store, kernel, main))
 }
 
+/// An instantiation failure as an `Instantiate` error with the root cause's text.
+fn instantiate_error(e: wasmtime::Error) -> Error {
+    let (_, error) = call_error_from_wasmtime(e);
+    Error::new(ErrorKind::Instantiate, error.message().to_string())
+}
+
 fn instantiate_modules(compiled: &Compiled, store: &mut Store<PluginState>, kernel: &Kernel) -> Result<Instance> {
     let mut instances: Vec<Instance> = Vec::with_capacity(compiled.modules.len());
-    let failed = |e: wasmtime::Error| {
-        let (_, error) = call_error_from_wasmtime(e);
-        Error::new(ErrorKind::Instantiate, error.message().to_string())
-    };
     for (index, module) in compiled.modules.iter().enumerate() {
         let mut externs: Vec<Extern> = Vec::with_capacity(module.imports.len());
         for source in &module.imports {
@@ -590,7 +588,7 @@ fn instantiate_modules(compiled: &Compiled, store: &mut Store<PluginState>, kern
             limiter.charging = true;
             limiter.refill();
         }
-        let instance = Instance::new(&mut *store, &module.module, &externs).map_err(failed)?;
+        let instance = Instance::new(&mut *store, &module.module, &externs).map_err(instantiate_error)?;
         if is_main {
             store.data_mut().limiter.refill();
             initialize_main(store, &instance)?;
