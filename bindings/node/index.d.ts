@@ -157,7 +157,7 @@ export type ManifestWasm = (
 export interface ManifestOptions {
   /** `{guestPath: hostPath}`, as the option. */
   allowedPaths?: { [guestPath: string]: string };
-  /** The core's `{hostPath: guestPath}` (MANIFEST.md). */
+  /** The core's `{hostPath: guestPath}` (docs/manifest.md, Fields). */
   allowed_paths?: { [hostPath: string]: string };
   allowedHosts?: string[];
   allowed_hosts?: string[];

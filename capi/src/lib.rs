@@ -1,4 +1,4 @@
-//! libextism: the C ABI of the official libextism 1.x (C-API.md), over
+//! libextism: the C ABI of the official libextism 1.x (docs/c-api.md), over
 //! extism-core. This crate only converts pointers, strings and errors; every
 //! rule of behaviour lives in the core.
 //!

@@ -7,8 +7,8 @@
  * REPO_ROOT/target/fixtures/as_*.wasm (or $EXTISM_AS_FIXTURES_DIR), built by
  * tests/fixtures/pdk/build.sh.
  *
- * The expected values come from the contract documents (C-API.md, ABI.md, MANIFEST.md and
- * DECISIONS.md). Each CHECK counts one pass or failure; a failure prints the section, the line,
+ * The expected values come from the project's contract pages (docs/c-api.md, docs/abi.md,
+ * docs/manifest.md and docs/compatibility.md). Each CHECK counts one pass or failure; a failure prints the section, the line,
  * the condition and the actual values. The last line printed is "N passed, N failed", and the exit
  * status is non-zero when anything failed.
  *
@@ -620,7 +620,7 @@ static void test_echo(void) {
   /* the output survives extism_plugin_reset (length), reset itself succeeds */
   CALL_OK(p, "echo", "abc", "abc");
   CHECK(extism_plugin_reset(p), "extism_plugin_reset returned false");
-  CHECK(extism_plugin_output_length(p) == 3, "output_length after reset %llu, want 3 (C-API.md)",
+  CHECK(extism_plugin_output_length(p) == 3, "output_length after reset %llu, want 3 (docs/c-api.md, Plugins)",
         (unsigned long long)extism_plugin_output_length(p));
   CALL_OK(p, "echo", "after reset", "after reset");
   extism_plugin_free(p);
@@ -747,11 +747,11 @@ static void test_errors(void) {
   r = call_s(p, "trap", "");
   EXPECT_RC(r, 134);
   CHECK(r.err != NULL && r.err[0] != 0, "trap: error text missing");
-  EXPECT_ERR_HAS(r, "unreachable"); /* DECISIONS.md: root cause (trap kind) in the text */
+  EXPECT_ERR_HAS(r, "unreachable"); /* docs/compatibility.md: root cause (trap kind) in the text */
   res_free(&r);
   STILL_USABLE();
 
-  /* ABI.md 6.4: trap with a plugin error set -> -1 and the plugin's text */
+  /* docs/abi.md, Return code and error: trap with a plugin error set -> -1 and the plugin's text */
   CALL_RC_ERR(p, "fail_then_trap", "", -1, "this is an error");
   STILL_USABLE();
 
@@ -892,7 +892,7 @@ static void test_plugin_id(void) {
   EXPECT_NOERR(r);
   res_free(&r);
   r = call_s(p, "count", "");
-  EXPECT_RC(r, 0); /* fresh instance after _start: global is 0 again (ABI.md 6.3) */
+  EXPECT_RC(r, 0); /* fresh instance after _start: global is 0 again (docs/abi.md, _start and rebuilds) */
   res_free(&r);
   id = extism_plugin_id(p);
   CHECK(id && memcmp(id, before, 16) == 0, "id changed across a rebuild");
@@ -1023,7 +1023,7 @@ static void test_namespaces(void) {
   CHECK(p == NULL, "plugin created although custom:ns::mix is missing");
   CHECK(starts_with(err, COMPILE_PREFIX) && contains(err, "custom:ns"),
         "missing import error: %s", show(err));
-  /* taken by a creation call that failed: freed during that call (C-API.md) */
+  /* taken by a creation call that failed: freed during that call (docs/c-api.md, Ownership) */
   CHECK(atomic_load(&hd.freed) == 1, "failed creation: free_user_data called %d times, want 1",
         atomic_load(&hd.freed));
   free(err);
@@ -1256,7 +1256,7 @@ static void test_compiled(void) {
   CHECK(atomic_load(&hd.freed) == 1, "compiled: free_user_data called %d times, want 1",
         atomic_load(&hd.freed));
 
-  /* link errors appear at new_from_compiled (C-API.md, MANIFEST.md 6) */
+  /* link errors appear at new_from_compiled (docs/c-api.md, Compiled plugins; docs/manifest.md, Errors) */
   errmsg = NULL;
   c = extism_compiled_plugin_new(wat, len, NULL, 0, false, &errmsg);
   err = take_err(errmsg);
@@ -1481,7 +1481,7 @@ static void test_cancel(void) {
     extism_plugin_free(p);
   }
 
-  /* DECISIONS.md: cancel stops only its own plugin, even with a shared compiled plugin */
+  /* docs/compatibility.md: cancel stops only its own plugin, even with a shared compiled plugin */
   ExtismCompiledPlugin *cp = extism_compiled_plugin_new(wat, len, NULL, 0, false, NULL);
   CHECK(cp != NULL, "compiling limits.wat failed");
   if (cp) {
@@ -1809,7 +1809,7 @@ static void test_modules(void) {
     extism_plugin_free(p);
   }
 
-  /* DECISIONS.md: timeout_ms also covers instantiation; creation must not hang */
+  /* docs/compatibility.md: timeout_ms also covers instantiation; creation must not hang */
   char *path = wat_path("init_loop.wat");
   char *q = json_quote(path);
   m = fmt("{\"wasm\":[{\"path\":%s}],\"timeout_ms\":300}", q);

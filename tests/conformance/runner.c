@@ -734,7 +734,7 @@ static bool is_exit_text(const char *t) {
  * - no text: rc 0 is success; any other rc is the plugin's own return code, which the other
  *   frontends (and the core's Rust API) report as the plugin error `Error code: N`;
  * - with text, the kind is read from the text, as in runner.py: the exact contract texts
- *   (DECISIONS.md) and the built-in host function texts (ABI.md §4, §11) name their kinds, a
+ *   (docs/abi.md, Error texts) and the built-in host function texts name their kinds, a
  *   wasmtime trap starts with `wasm trap: `, and any other text is an error the plugin set.
  * An empty text is kept as an (empty) plugin error: it is not "no error".
  * The return code itself is compared separately (`rc`).
@@ -865,7 +865,7 @@ static void sleep_ms(long ms) {
 }
 
 /* Cancels after `ms`, then again every 20 ms until the call returned: a cancel sent before the
- * call started is a no-op (ABI.md §12.3), and a busy machine may start the call late. */
+ * call started is a no-op (docs/abi.md, Cancel), and a busy machine may start the call late. */
 static void *cancel_thread(void *arg) {
   canceller_t *c = arg;
   sleep_ms(c->ms);

@@ -23,7 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const UNSUPPORTED_HOST_FUNCTIONS = {};
 const UNSUPPORTED_NEEDS = {
   raw_bytes_classification:
-    'createPlugin takes bytes as module data (wasm or WAT), never as a manifest, so raw bytes are not classified as the C API does (MANIFEST.md §1)',
+    'createPlugin takes bytes as module data (wasm or WAT), never as a manifest, so raw bytes are not classified as the C API does (docs/manifest.md, Input classification)',
 };
 const UNSUPPORTED_STEPS = {
   config: 'the JS SDK has no way to update a plugin\'s config after creation',
@@ -313,7 +313,7 @@ async function runCase(c, repo, httpBase) {
         const raw = step.input ?? '';
         const input = typeof raw === 'string' ? encoder.encode(env.subst(raw)) : decodeBytes(raw);
         // Cancel after cancel_after_ms, then again every 20 ms until the call settles: a cancel
-        // sent before the call started is a no-op (ABI.md §12.3), and it may start late.
+        // sent before the call started is a no-op (docs/abi.md, Cancel), and it may start late.
         let timer = null;
         let repeat = null;
         if (step.cancel_after_ms !== undefined) {

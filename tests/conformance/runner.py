@@ -162,8 +162,8 @@ def map_error(err: Optional[BaseException]) -> Tuple[str, Optional[str]]:
 
     Python surfaces every failure as `extism.Error(text)` with the core's text
     and no return code or kind, so the kind is read from the text: the exact
-    contract texts (DECISIONS.md) and the built-in host function texts
-    (ABI.md §4, §11) name their kinds, a wasmtime trap starts with `wasm trap: `,
+    contract texts and the built-in host function texts (docs/abi.md,
+    Error texts) name their kinds, a wasmtime trap starts with `wasm trap: `,
     and a Python host function's exception is the `__cause__`. Any other text
     is an error the plugin set (`plugin`), as is `Error code: N` (a bare
     non-zero return code).
@@ -252,7 +252,7 @@ class Skip(Exception):
 
 class Canceller:
     """Cancels after `ms`, then again every 20 ms until stopped: a cancel sent before
-    the call started is a no-op (ABI.md §12.3), and a busy machine may start it late."""
+    the call started is a no-op (docs/abi.md, Cancel), and a busy machine may start it late."""
 
     def __init__(self, handle: Any, ms: int):
         self.handle = handle

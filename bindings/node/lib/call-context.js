@@ -1,5 +1,5 @@
 'use strict';
-// CallContext: the first argument of every host function (SDK-SURFACES.md §2.4),
+// CallContext: the first argument of every host function (docs/node.md, CallContext),
 // over the addon's NativeCallContext (asynchronous calls) or a DirectContext
 // (synchronous ones). A context is valid until its host
 // function returns (or, for an async one, settles).

@@ -1,7 +1,7 @@
 'use strict';
 // Core errors → JS errors. The core gives a kind and a final message; this maps
 // them to the texts of the official JS SDK where the situation is the same
-// (SDK-SURFACES.md §2.2) and adds `code` (from the kind) and `rc`.
+// (docs/node.md, Errors) and adds `code` (from the kind) and `rc`.
 
 const CODES = {
   Manifest: 'EXTISM_MANIFEST',
@@ -44,7 +44,7 @@ function toError(outcome, job, hostError) {
     case 'Plugin':
       return decorate(new Error(`Plugin-originated error: ${message}`), outcome);
     case 'FunctionNotFound':
-      // `Function not found: NAME` is a contract text of the core (DECISIONS.md);
+      // `Function not found: NAME` is a contract text of the core (docs/abi.md, Error texts);
       // any other text of this kind is an export of the wrong type.
       if (message === `Function not found: ${job.name}`) {
         return decorate(new Error(`Plugin error: function "${job.name}" does not exist`), outcome);

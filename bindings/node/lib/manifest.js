@@ -1,5 +1,5 @@
 'use strict';
-// ManifestLike + ExtismPluginOptions → the core's manifest JSON (MANIFEST.md)
+// ManifestLike + ExtismPluginOptions → the core's manifest JSON (docs/manifest.md)
 // and PluginBuilder settings. Only conversion happens here: shapes are checked
 // so they can be converted, and every rule of behaviour is left to the core.
 
@@ -44,7 +44,7 @@ function urlEntry(url) {
   return { url: text };
 }
 
-/** A string source (SDK-SURFACES.md §2.1): JSON, URL or path. */
+/** A string source (docs/node.md, createPlugin): JSON, URL or path. */
 function fromString(text) {
   if (text.trimStart().startsWith('{')) return JSON.parse(text);
   if (/^(https?|file):\/\//.test(text)) return { wasm: [urlEntry(text)] };
@@ -148,7 +148,7 @@ function jsonSafe(value) {
 }
 
 // Manifest keys manifestJson converts itself; any other key goes to the core,
-// which refuses unknown keys (MANIFEST.md §2).
+// which refuses unknown keys (docs/manifest.md, Fields).
 const MANIFEST_CONVERTED = new Set([
   'wasm', 'memory', 'config', 'allowedHosts', 'allowed_hosts', 'allowedPaths', 'allowed_paths', 'timeoutMs', 'timeout_ms',
 ]);
@@ -255,7 +255,7 @@ function manifestJson(manifest, opts) {
     if (hostToGuest) out.allowed_paths = hostToGuest;
   }
 
-  // Unlike the official SDK, the manifest's own timeout applies too (DECISIONS.md).
+  // Unlike the official SDK, the manifest's own timeout applies too (docs/compatibility.md, Node).
   const timeout = optionCount(opts.timeoutMs, 'timeoutMs') ?? manifestCount(manifest.timeoutMs ?? manifest.timeout_ms);
   if (timeout !== undefined && timeout !== null) out.timeout_ms = timeout;
 

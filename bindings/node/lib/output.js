@@ -1,5 +1,5 @@
 'use strict';
-// PluginOutput: a read-only DataView over bytes from a plugin (SDK-SURFACES.md §2.3).
+// PluginOutput: a read-only DataView over bytes from a plugin (docs/node.md, PluginOutput).
 
 const decoder = new TextDecoder();
 

@@ -1,5 +1,5 @@
 'use strict';
-// createPlugin and Plugin: the official JS SDK surface (SDK-SURFACES.md §2) over
+// createPlugin and Plugin: the official JS SDK surface (docs/node.md) over
 // the addon's NativePlugin. Plugin code runs on a native thread per plugin; its
 // host function calls, log lines and results come back here through `dispatch`.
 

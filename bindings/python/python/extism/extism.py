@@ -2,7 +2,7 @@
 
 The names and behaviour follow the official Python SDK 1.x (``extism`` on PyPI),
 so code written for it runs unchanged. Where this module chooses differently,
-the docstring of the name says so (see also ``DECISIONS.md``, "Python").
+the docstring of the name says so (see also ``docs/compatibility.md``, "Python").
 """
 
 import functools
