@@ -103,6 +103,11 @@
     (local.set $start (global.get $bump))
     (local.set $end (i64.add (local.get $start) (local.get $cap)))
     (local.set $size (call $mem_size))
+    (if (i32.and (i64.gt_u (local.get $end) (local.get $size)) (i32.ne (global.get $nfree) (i32.const 0)))
+      (then
+        (call $coalesce)
+        (local.set $start (global.get $bump))
+        (local.set $end (i64.add (local.get $start) (local.get $cap)))))
     (if (i64.gt_u (local.get $end) (local.get $size))
       (then
         ;; Before growing memory, reuse the first free block that fits.
@@ -152,6 +157,10 @@
     (global.set $bump (local.get $end))
     (local.get $start))
 
+  ;; A freed block stays a record of its own: it is never handed back to the
+  ;; bump region, and `alloc` reuses it only when memory would otherwise have
+  ;; to grow. PDKs rely on that: some free a key again after the host freed it
+  ;; (config_get, var_get), which must not destroy the block allocated next.
   (func $free (export "free") (param $h i64)
     (local $i i32)
     (local.set $i (call $find (local.get $h)))
@@ -160,17 +169,44 @@
     (call $set_rec_len (local.get $i) (i64.const 0))
     (global.set $nfree (i32.add (global.get $nfree) (i32.const 1)))
     (if (i64.eq (local.get $h) (global.get $input_off))
-      (then (global.set $input_len (i64.const 0))))
-    ;; Give trailing free blocks back to the bump region.
+      (then (global.set $input_len (i64.const 0)))))
+
+  ;; Merge each run of adjacent free blocks into one, then give a free block
+  ;; at the end back to the bump region. Only `alloc` calls this, and only
+  ;; when memory would otherwise grow, so a plugin that allocates and frees
+  ;; in a loop (even with growing sizes) stays within bounded memory.
+  (func $coalesce
+    (local $r i32) (local $w i32) (local $last i32)
     (block $done
-      (loop $pop
-        (br_if $done (i32.eqz (global.get $nblocks)))
-        (local.set $i (i32.sub (global.get $nblocks) (i32.const 1)))
-        (br_if $done (i64.ne (call $rec_len (local.get $i)) (i64.const 0)))
-        (global.set $bump (call $rec_start (local.get $i)))
-        (global.set $nblocks (local.get $i))
-        (global.set $nfree (i32.sub (global.get $nfree) (i32.const 1)))
-        (br $pop))))
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $r) (global.get $nblocks)))
+        ;; ($last is only read when $w > 0: wasm's `and` does not short-circuit.)
+        (local.set $last (i32.sub (local.get $w) (i32.const 1)))
+        (if (if (result i32) (i32.and (i32.ne (local.get $w) (i32.const 0)) (i64.eqz (call $rec_len (local.get $r))))
+              (then (i64.eqz (call $rec_len (local.get $last))))
+              (else (i32.const 0)))
+          (then
+            (call $set_rec (local.get $last)
+              (call $rec_start (local.get $last))
+              (i64.add (call $rec_cap (local.get $last)) (call $rec_cap (local.get $r)))
+              (i64.const 0))
+            (global.set $nfree (i32.sub (global.get $nfree) (i32.const 1))))
+          (else
+            (if (i32.ne (local.get $r) (local.get $w))
+              (then
+                (call $set_rec (local.get $w)
+                  (call $rec_start (local.get $r)) (call $rec_cap (local.get $r)) (call $rec_len (local.get $r)))))
+            (local.set $w (i32.add (local.get $w) (i32.const 1)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $each)))
+    (global.set $nblocks (local.get $w))
+    (if (i32.eqz (local.get $w)) (then (return)))
+    (local.set $last (i32.sub (local.get $w) (i32.const 1)))
+    (if (i64.eqz (call $rec_len (local.get $last)))
+      (then
+        (global.set $bump (call $rec_start (local.get $last)))
+        (global.set $nblocks (local.get $last))
+        (global.set $nfree (i32.sub (global.get $nfree) (i32.const 1))))))
 
   (func $length (export "length") (param $h i64) (result i64)
     (local $i i32)

@@ -86,24 +86,44 @@ fn write_block(caller: &mut Ctx<'_>, bytes: &[u8]) -> wasmtime::Result<i64> {
     Ok(handle)
 }
 
+/// Frees the blocks a built-in took ownership of, after its result block was
+/// allocated: so the result never lands on a freed key, and a PDK that frees
+/// the key again (the Haskell PDK does) frees nothing live.
+fn free_consumed(caller: &mut Ctx<'_>, handles: &[i64]) -> wasmtime::Result<()> {
+    for &handle in handles {
+        if handle != 0 {
+            free(caller, handle)?;
+        }
+    }
+    Ok(())
+}
+
 fn config_get(mut caller: Ctx<'_>, key: i64) -> wasmtime::Result<i64> {
     let key_text = read_text(&mut caller, key, "config key")?;
-    free(&mut caller, key)?;
     let value = match caller.data().config.get(&key_text) {
-        Some(v) if !v.is_empty() => v.clone(),
-        _ => return Ok(0),
+        Some(v) if !v.is_empty() => Some(v.clone()),
+        _ => None,
     };
-    write_block(&mut caller, value.as_bytes())
+    let result = match value {
+        Some(v) => write_block(&mut caller, v.as_bytes())?,
+        None => 0,
+    };
+    free_consumed(&mut caller, &[key])?;
+    Ok(result)
 }
 
 fn var_get(mut caller: Ctx<'_>, key: i64) -> wasmtime::Result<i64> {
     let key_text = read_text(&mut caller, key, "var key")?;
-    free(&mut caller, key)?;
     let value = match caller.data().vars.get(&key_text) {
-        Some(v) if !v.is_empty() => v.clone(),
-        _ => return Ok(0),
+        Some(v) if !v.is_empty() => Some(v.clone()),
+        _ => None,
     };
-    write_block(&mut caller, &value)
+    let result = match value {
+        Some(v) => write_block(&mut caller, &v)?,
+        None => 0,
+    };
+    free_consumed(&mut caller, &[key])?;
+    Ok(result)
 }
 
 /// Two 24-byte container headers per entry, counted as the official runtime does.
@@ -143,7 +163,6 @@ fn http_request(mut caller: Ctx<'_>, request: i64, body: i64) -> wasmtime::Resul
     let text = read_block(&mut caller, request, "http request")?;
     let parsed: crate::http::HttpRequest =
         serde_json::from_slice(&text).map_err(|e| fail(format!("invalid http request: {e}")))?;
-    free(&mut caller, request)?;
     let body_bytes = if body == 0 {
         None
     } else {
@@ -164,10 +183,9 @@ fn http_request(mut caller: Ctx<'_>, request: i64, body: i64) -> wasmtime::Resul
     if let Some(headers) = state.http_headers.as_mut() {
         *headers = response.headers;
     }
-    if body != 0 {
-        free(&mut caller, body)?;
-    }
-    write_block(&mut caller, &response.body)
+    let result = write_block(&mut caller, &response.body)?;
+    free_consumed(&mut caller, &[request, body])?;
+    Ok(result)
 }
 
 fn http_headers(mut caller: Ctx<'_>) -> wasmtime::Result<i64> {
