@@ -9,11 +9,7 @@ use common::*;
 use extism_core::PluginBuilder;
 
 fn habits(extra: &str) -> Vec<u8> {
-    format!(
-        r#"{{"wasm": [{{"path": "{}"}}]{extra}}}"#,
-        wat_path("alloc_habits")
-    )
-    .into_bytes()
+    format!(r#"{{"wasm": [{{"path": "{}"}}]{extra}}}"#, wat_path("alloc_habits")).into_bytes()
 }
 
 #[test]
