@@ -53,7 +53,9 @@ enum Export {
     ReturnsI32(TypedFunc<(), i32>),
     ReturnsNothing(TypedFunc<(), ()>),
     /// Any other type: calling it reports why it cannot be called.
-    Other(Func),
+    Other(Option<Func>),
+    /// A callable export of a main that could not be instantiated.
+    Uninstantiated,
 }
 
 /// A plugin: its own store, Extism memory, vars, config and id. `Send`; use it
@@ -65,7 +67,9 @@ pub struct Plugin {
     /// The kernel's host-side handles, kept beside the store (not inside it)
     /// so calls borrow them without cloning.
     kernel: Arc<Kernel>,
-    main: Instance,
+    /// `None` when the memory budget refused main's instantiation: the plugin
+    /// exists and every call fails with `oom`, as in the official runtime.
+    main: Option<Instance>,
     exports: HashMap<Box<str>, Export>,
     /// The export called last: hosts usually call one function repeatedly.
     last_export: Option<(Box<str>, Export)>,
@@ -170,7 +174,7 @@ impl Plugin {
     pub fn function_exists(&mut self, name: &str) -> bool {
         matches!(
             self.export(name),
-            Some(Export::ReturnsI32(_)) | Some(Export::ReturnsNothing(_))
+            Some(Export::ReturnsI32(_)) | Some(Export::ReturnsNothing(_)) | Some(Export::Uninstantiated)
         )
     }
 
@@ -238,7 +242,10 @@ impl Plugin {
         if let Some(e) = self.exports.get(name) {
             return Some(e.clone());
         }
-        let func = self.main.get_func(&mut self.store, name)?;
+        let Some(main) = self.main else {
+            return self.lookup_uninstantiated_export(name);
+        };
+        let func = main.get_func(&mut self.store, name)?;
         // Types are checked by hand first: a failed `typed` builds an error
         // (and a backtrace), which no successful path may do.
         let ty = func.ty(&self.store);
@@ -247,14 +254,29 @@ impl Plugin {
             (0, [ValType::I32]) => func
                 .typed::<(), i32>(&self.store)
                 .map(Export::ReturnsI32)
-                .unwrap_or(Export::Other(func)),
+                .unwrap_or(Export::Other(Some(func))),
             (0, []) => func
                 .typed::<(), ()>(&self.store)
                 .map(Export::ReturnsNothing)
-                .unwrap_or(Export::Other(func)),
-            _ => Export::Other(func),
+                .unwrap_or(Export::Other(Some(func))),
+            _ => Export::Other(Some(func)),
         };
         self.exports.insert(name.into(), export.clone());
+        Some(export)
+    }
+
+    /// An export of main's module when main could not be instantiated: only
+    /// its type is known, so `function_exists` still answers.
+    fn lookup_uninstantiated_export(&self, name: &str) -> Option<Export> {
+        let module = &self.compiled.modules[self.compiled.main].module;
+        let wasmtime::ExternType::Func(ty) = module.get_export(name)? else {
+            return None;
+        };
+        let results: Vec<ValType> = ty.results().collect();
+        let export = match (ty.params().len(), results.as_slice()) {
+            (0, [ValType::I32] | []) => Export::Uninstantiated,
+            _ => Export::Other(None),
+        };
         Some(export)
     }
 
@@ -358,6 +380,9 @@ impl Plugin {
     /// Reset Extism memory, place the input, find the export and run it.
     /// `Err` is a finished result (the export never ran).
     fn place_input_and_invoke(&mut self, name: &str, input: &[u8]) -> Result<wasmtime::Result<i32>, CallResult> {
+        if self.main.is_none() {
+            return Err(CallResult::fail(RC_ERROR, Error::new(ErrorKind::OutOfMemory, "oom")));
+        }
         let kernel = &self.kernel;
         match kernel.begin_call.call(&mut self.store, input.len() as i64) {
             Ok(-1) => {
@@ -395,7 +420,11 @@ impl Plugin {
         Ok(match export {
             Export::ReturnsI32(f) => f.call(&mut self.store, ()),
             Export::ReturnsNothing(f) => f.call(&mut self.store, ()).map(|()| 0),
-            Export::Other(f) => call_untyped(&mut self.store, name, *f),
+            Export::Other(Some(f)) => call_untyped(&mut self.store, name, *f),
+            // Unreachable: a plugin without main fails above.
+            Export::Other(None) | Export::Uninstantiated => {
+                Err(wasmtime::Error::new(Error::new(ErrorKind::OutOfMemory, "oom")))
+            }
         })
     }
 
@@ -510,7 +539,10 @@ fn call_untyped(store: &mut Store<PluginState>, name: &str, func: Func) -> wasmt
 }
 
 /// Create a store and instantiate every module into it (ABI.md §7).
-fn instantiate(compiled: &Arc<Compiled>, carried: Carried) -> Result<(Store<PluginState>, Arc<Kernel>, Instance)> {
+fn instantiate(
+    compiled: &Arc<Compiled>,
+    carried: Carried,
+) -> Result<(Store<PluginState>, Arc<Kernel>, Option<Instance>)> {
     let engine = &compiled.shared.engine;
     let wasi = if compiled.wasi {
         Some(crate::wasi::context(&compiled.manifest)?)
@@ -559,7 +591,13 @@ fn instantiate_error(e: wasmtime::Error) -> Error {
     Error::new(ErrorKind::Instantiate, error.message().to_string())
 }
 
-fn instantiate_modules(compiled: &Compiled, store: &mut Store<PluginState>, kernel: &Kernel) -> Result<Instance> {
+/// Main's instance, or `None` when the memory budget refused it (its initial
+/// memory, or a start function's growth, is over `memory.max_pages`).
+fn instantiate_modules(
+    compiled: &Compiled,
+    store: &mut Store<PluginState>,
+    kernel: &Kernel,
+) -> Result<Option<Instance>> {
     let mut instances: Vec<Instance> = Vec::with_capacity(compiled.modules.len());
     for (index, module) in compiled.modules.iter().enumerate() {
         let mut externs: Vec<Extern> = Vec::with_capacity(module.imports.len());
@@ -588,7 +626,11 @@ fn instantiate_modules(compiled: &Compiled, store: &mut Store<PluginState>, kern
             limiter.charging = true;
             limiter.refill();
         }
-        let instance = Instance::new(&mut *store, &module.module, &externs).map_err(instantiate_error)?;
+        let instance = match Instance::new(&mut *store, &module.module, &externs) {
+            Ok(instance) => instance,
+            Err(e) if is_main && e.is::<OutOfMemory>() => return Ok(None),
+            Err(e) => return Err(instantiate_error(e)),
+        };
         if is_main {
             store.data_mut().limiter.refill();
             initialize_main(store, &instance)?;
@@ -597,7 +639,7 @@ fn instantiate_modules(compiled: &Compiled, store: &mut Store<PluginState>, kern
         }
         instances.push(instance);
     }
-    Ok(instances[compiled.main])
+    Ok(Some(instances[compiled.main]))
 }
 
 fn describe_missing(module: &crate::compiled::CompiledModule, position: usize) -> (String, String) {

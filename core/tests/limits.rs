@@ -109,13 +109,26 @@ fn memory_budget_is_enforced() {
 
 #[test]
 fn initial_memory_is_charged_at_instantiation() {
-    // 17 pages of initial memory: refused with 16, accepted with 17 (ABI.md §12.4).
-    let wat17 = r#"(module (memory 17) (func (export "run") (result i32) (i32.const 0)))"#;
+    // 17 pages of initial memory: over a budget of 16, the plugin is created
+    // and every call fails with `oom` (as in the official runtime); accepted
+    // with 17 (docs/abi.md, Limits).
+    let wat17 = r#"(module (memory 17) (func (export "run") (result i32) (i32.const 0))
+        (func (export "add") (param i32) (result i32) (local.get 0)))"#;
     use base64::Engine;
     let data = base64::engine::general_purpose::STANDARD.encode(wat17);
     let manifest = |pages: u32| format!(r#"{{"wasm": [{{"data": "{data}"}}], "memory": {{"max_pages": {pages}}}}}"#);
-    let e = PluginBuilder::new(manifest(16)).build().err().unwrap();
-    assert_eq!(e.message(), "oom");
+    let mut over = PluginBuilder::new(manifest(16)).build().unwrap();
+    for (name, input) in [("run", &b""[..]), ("run", &b"input"[..]), ("missing", &b""[..])] {
+        let r = over.call_with_context(name, input, None);
+        let e = r.error.unwrap();
+        assert_eq!((r.rc, e.kind(), e.message()), (RC_ERROR, ErrorKind::OutOfMemory, "oom"));
+        assert_eq!(over.output(), b"");
+    }
+    assert!(over.function_exists("run"));
+    assert!(!over.function_exists("add"), "not callable: it takes a parameter");
+    assert!(!over.function_exists("missing"));
+    over.reset().unwrap();
+    assert_eq!(over.call("run", b"").unwrap_err().message(), "oom");
     let mut p = PluginBuilder::new(manifest(17)).build().unwrap();
     assert_eq!(p.call_with_context("run", &vec![1u8; 131072], None).rc, 0);
 }
