@@ -16,6 +16,7 @@ use crate::manifest::{classify, LoadOptions, Manifest, Source, Wasm, MAIN};
 use crate::pdk::BUILTIN_FUNCTIONS;
 use crate::plugin::Plugin;
 use crate::state::PluginState;
+use crate::wasi::WasiOutput;
 
 /// Where one import of a module is satisfied from.
 pub(crate) enum ImportSource {
@@ -44,6 +45,8 @@ pub(crate) struct Compiled {
     pub main: usize,
     pub linker: Linker<PluginState>,
     pub wasi: bool,
+    /// Resolved: never `FromEnvironment`.
+    pub wasi_output: WasiOutput,
     pub fuel_limit: Option<u64>,
     /// The host functions as defined (with their types): kept so they (and
     /// their user data) live as long as this.
@@ -63,6 +66,7 @@ pub struct CompiledPlugin {
 pub struct PluginBuilder {
     source: BuilderSource,
     wasi: bool,
+    wasi_output: WasiOutput,
     functions: Vec<Function>,
     fuel_limit: Option<u64>,
     load: LoadOptions,
@@ -92,6 +96,7 @@ impl PluginBuilder {
         PluginBuilder {
             source,
             wasi: false,
+            wasi_output: WasiOutput::FromEnvironment,
             functions: Vec::new(),
             fuel_limit: None,
             load: LoadOptions::default(),
@@ -103,6 +108,12 @@ impl PluginBuilder {
     /// Provide WASI preview 1 (and the legacy `wasi_unstable`).
     pub fn with_wasi(mut self, wasi: bool) -> Self {
         self.wasi = wasi;
+        self
+    }
+
+    /// Where the plugin's WASI stdout and stderr go (with WASI on).
+    pub fn with_wasi_output(mut self, output: WasiOutput) -> Self {
+        self.wasi_output = output;
         self
     }
 
@@ -149,7 +160,14 @@ impl PluginBuilder {
                 Source::Module(bytes) => Manifest::new(Wasm::data(bytes)),
             },
         };
-        let inner = compile(manifest, self.wasi, self.functions, self.fuel_limit, self.load)?;
+        let inner = compile(
+            manifest,
+            self.wasi,
+            self.wasi_output.resolve(),
+            self.functions,
+            self.fuel_limit,
+            self.load,
+        )?;
         Ok(CompiledPlugin { inner: Arc::new(inner) })
     }
 
@@ -255,6 +273,7 @@ fn describe_type(ty: &ExternType) -> String {
 fn compile(
     manifest: Manifest,
     wasi: bool,
+    wasi_output: WasiOutput,
     functions: Vec<Function>,
     fuel_limit: Option<u64>,
     load: LoadOptions,
@@ -323,6 +342,7 @@ fn compile(
         main,
         linker,
         wasi,
+        wasi_output,
         fuel_limit,
         functions: defined,
     })

@@ -46,6 +46,7 @@ pub use manifest::{Manifest, Wasm};
 pub use pdk::BUILTIN_FUNCTIONS;
 pub use plugin::{CallResult, Plugin, RC_ERROR, RC_TRAP};
 pub use shared_plugin::{PluginGuard, SharedPlugin};
+pub use wasi::{WasiOutput, WasiStream, WasiWriter};
 
 /// This runtime's version (the C API's `extism_version`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -545,7 +545,7 @@ fn instantiate(
 ) -> Result<(Store<PluginState>, Arc<Kernel>, Option<Instance>)> {
     let engine = &compiled.shared.engine;
     let wasi = if compiled.wasi {
-        Some(crate::wasi::context(&compiled.manifest)?)
+        Some(crate::wasi::context(&compiled.manifest, &compiled.wasi_output)?)
     } else {
         None
     };

@@ -3,7 +3,9 @@
 mod common;
 use common::*;
 
-use extism_core::PluginBuilder;
+use std::sync::{Arc, Mutex};
+
+use extism_core::{PluginBuilder, WasiOutput, WasiStream};
 
 #[test]
 fn wasi_output_exit_codes_and_preopens() {
@@ -36,4 +38,39 @@ fn wasi_output_exit_codes_and_preopens() {
     // Without a preopen, fd 3 does not exist.
     let mut bare = PluginBuilder::new(wat("wasi")).with_wasi(true).build().unwrap();
     assert!(bare.call("preopen", b"").is_err());
+}
+
+#[test]
+fn wasi_output_goes_to_a_writer_per_plugin() {
+    let seen: Arc<Mutex<Vec<(WasiStream, Vec<u8>)>>> = Arc::default();
+    let sink = seen.clone();
+    let writer = WasiOutput::Writer(Arc::new(move |stream, bytes: &[u8]| {
+        sink.lock().unwrap().push((stream, bytes.to_vec()));
+    }));
+    let compiled = PluginBuilder::new(wat("wasi"))
+        .with_wasi(true)
+        .with_wasi_output(writer)
+        .compile()
+        .unwrap();
+    let mut p = compiled.instantiate().unwrap();
+    assert_eq!(p.call("hello", b"").unwrap(), b"ok");
+    assert_eq!(p.call("complain", b"").unwrap(), b"ok");
+    // A second instance of the same compilation writes to the same place.
+    assert_eq!(compiled.instantiate().unwrap().call("hello", b"").unwrap(), b"ok");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (WasiStream::Stdout, b"hello\n".to_vec()),
+            (WasiStream::Stderr, b"oops\n".to_vec()),
+            (WasiStream::Stdout, b"hello\n".to_vec()),
+        ]
+    );
+    // Another plugin with output discarded does not write there.
+    let mut quiet = PluginBuilder::new(wat("wasi"))
+        .with_wasi(true)
+        .with_wasi_output(WasiOutput::Discard)
+        .build()
+        .unwrap();
+    assert_eq!(quiet.call("hello", b"").unwrap(), b"ok");
+    assert_eq!(seen.lock().unwrap().len(), 3);
 }
