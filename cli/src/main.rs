@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::{Args, Parser, Subcommand};
 use extism_core::manifest::{classify, LoadOptions, MemoryOptions, Source};
-use extism_core::{host_allowed, Manifest, PluginBuilder, Wasm};
+use extism_core::{host_allowed, Manifest, PluginBuilder, WasiOutput, Wasm};
 
 #[derive(Parser)]
 #[command(name = "extism", version, about = "Call and inspect Extism WebAssembly plugins")]
@@ -80,7 +80,8 @@ struct CallArgs {
     /// still recognised by its content.
     #[arg(long, short)]
     manifest: bool,
-    /// Provide WASI to the plugin.
+    /// Provide WASI to the plugin; its stdout and stderr go to this
+    /// command's stdout and stderr (its stdout before the call's output).
     #[arg(long)]
     wasi: bool,
     /// A config value KEY=VALUE, or KEY for an empty value (repeatable).
@@ -354,6 +355,7 @@ fn call(args: CallArgs) -> ExitCode {
     note(format_args!("creating the plugin ({} module(s))", manifest.wasm.len()));
     let mut plugin = match PluginBuilder::from_manifest(manifest)
         .with_wasi(args.wasi)
+        .with_wasi_output(WasiOutput::Inherit)
         .with_fuel_limit(args.fuel)
         .with_http_response_headers(args.enable_http_response_headers)
         .build()

@@ -547,3 +547,20 @@ fn a_newline_follows_the_output_on_a_terminal_only() {
     let out = script(format!("'{bin}' call '{cv}' count_vowels -i a --loop 2")).unwrap();
     assert_eq!(text(&out.stdout), "{\"count\":1}\r\n{\"count\":1}\r\n");
 }
+
+#[test]
+fn wasi_shows_the_plugins_own_output() {
+    let wasi = fixture("wasi");
+    let out = extism(&["call", &wasi, "hello", "--wasi"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello\nok");
+    let out = extism(&["call", &wasi, "complain", "--wasi"], None);
+    assert_eq!((text(&out.stdout), text(&out.stderr)), ("ok".into(), "oops\n".into()));
+    // EXTISM_ENABLE_WASI_OUTPUT is not needed, and does not double anything.
+    let with_env = Command::new(env!("CARGO_BIN_EXE_extism"))
+        .args(["call", &wasi, "hello", "--wasi"])
+        .env("EXTISM_ENABLE_WASI_OUTPUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(text(&with_env.stdout), "hello\nok");
+}
