@@ -4,6 +4,7 @@ import gc
 import hashlib
 import json
 import pathlib
+import sys
 import uuid
 
 import extism
@@ -362,3 +363,43 @@ def test_initializers_run_once_per_instance():
         plugin.call("count", "")
     with pytest.raises(extism.Error, match="^Error code: 1$"):
         plugin.call("count", "")
+
+
+def test_wasi_output_to_a_callable_per_plugin():
+    seen = []
+    plugin = extism.Plugin(wat("wasi"), wasi=True, functions=[], wasi_output=lambda s, b: seen.append((s, b)))
+    assert plugin.call("hello", "") == b"ok"
+    assert plugin.call("complain", "") == b"ok"
+    assert seen == [("stdout", b"hello\n"), ("stderr", b"oops\n")]
+    # Plugins made from one CompiledPlugin share its setting.
+    compiled = CompiledPlugin(wat("wasi"), wasi=True, functions=[], wasi_output=lambda s, b: seen.append((s, b)))
+    extism.Plugin(compiled).call("hello", "")
+    assert seen[-1] == ("stdout", b"hello\n")
+    # False discards; a plugin without the option writes nowhere we see.
+    extism.Plugin(wat("wasi"), wasi=True, functions=[], wasi_output=False).call("hello", "")
+    extism.Plugin(wat("wasi"), wasi=True, functions=[]).call("hello", "")
+    assert len(seen) == 3
+
+
+def test_wasi_output_true_writes_to_the_process_stdout(capfd):
+    plugin = extism.Plugin(wat("wasi"), wasi=True, functions=[], wasi_output=True)
+    assert plugin.call("hello", "") == b"ok"
+    assert plugin.call("complain", "") == b"ok"
+    out, err = capfd.readouterr()
+    assert (out, err) == ("hello\n", "oops\n")
+
+
+def test_wasi_output_callback_errors_do_not_fail_the_call(monkeypatch):
+    def broken(stream, data):
+        raise RuntimeError("nobody is listening")
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: reported.append(info.exc_value))
+    plugin = extism.Plugin(wat("wasi"), wasi=True, functions=[], wasi_output=broken)
+    assert plugin.call("hello", "") == b"ok"
+    assert [str(e) for e in reported] == ["nobody is listening"]
+
+
+def test_wasi_output_refuses_other_values():
+    with pytest.raises(TypeError, match="wasi_output must be None, a bool or a callable"):
+        extism.Plugin(wat("wasi"), wasi=True, functions=[], wasi_output="stdout")

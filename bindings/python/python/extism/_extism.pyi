@@ -30,6 +30,7 @@ class CompiledPlugin:
         wasi: bool = False,
         functions: Sequence[Function] = ...,
         fuel_limit: Optional[int] = None,
+        wasi_output: Union[None, bool, Callable[[str, bytes], Any]] = None,
     ) -> CompiledPlugin: ...
     def instantiate(self) -> Plugin:
         """Create a plugin: a new instance with its own memory, vars, config and id."""

@@ -582,6 +582,11 @@ class CancelHandle:
         return self.pointer.cancel()
 
 
+#: Where a plugin's WASI stdout and stderr go: ``None``, a ``bool``, or a
+#: callable ``(stream, data)``; see :py:class:`CompiledPlugin`.
+WasiOutput = Union[None, bool, Callable[[str, bytes], Any]]
+
+
 class CompiledPlugin:
     """
     A compiled plugin: compile once, then create many :py:class:`Plugin` from it
@@ -595,6 +600,13 @@ class CompiledPlugin:
     :param wasi: provide WASI preview 1.
     :param functions: the host functions; by default every ``@host_fn``.
     :param fuel_limit: a fuel budget for each call (not in the official SDK).
+    :param wasi_output: where the plugin's WASI stdout and stderr go (not in
+                        the official SDK): ``None`` (discarded unless
+                        ``EXTISM_ENABLE_WASI_OUTPUT`` is set), ``True`` (this
+                        process's stdout and stderr), ``False`` (discarded), or
+                        a callable ``(stream, data)``, called with ``"stdout"``
+                        or ``"stderr"`` and the ``bytes`` of each write, on the
+                        thread running the call.
     :raises: :py:class:`extism.Error` ``Unable to compile Extism plugin: ...``
     """
 
@@ -604,6 +616,7 @@ class CompiledPlugin:
         wasi: bool = False,
         functions: Optional[List[Function]] = HOST_FN_REGISTRY,
         fuel_limit: Optional[int] = None,
+        wasi_output: WasiOutput = None,
     ):
         wasm = _wasm(plugin)
         self.functions = functions
@@ -612,7 +625,7 @@ class CompiledPlugin:
             native = _ExtismFunctionMetadata(f).pointer
             assert native is not None
             natives.append(native)
-        self.pointer: Any = _extism.CompiledPlugin(wasm, wasi, natives, fuel_limit)
+        self.pointer: Any = _extism.CompiledPlugin(wasm, wasi, natives, fuel_limit, wasi_output)
 
     def __del__(self) -> None:
         if not hasattr(self, "pointer") or self.pointer is None or self.pointer == -1:
@@ -634,13 +647,16 @@ class Plugin:
             print(plugin.call("count_vowels", "hello"))
 
     :param plugin: anything :py:class:`CompiledPlugin` takes, or a ``CompiledPlugin``
-                   (then ``wasi``, ``functions`` and ``fuel_limit`` are its own).
+                   (then ``wasi``, ``functions``, ``fuel_limit`` and ``wasi_output``
+                   are its own).
     :param wasi: provide WASI preview 1.
     :param config: a JSON-serializable mapping of config keys to strings (or None
                    to remove a key), merged after creation; as in the official
                    SDK, a mapping with other values is ignored as a whole.
     :param functions: the host functions; by default every ``@host_fn``.
     :param fuel_limit: a fuel budget for each call (not in the official SDK).
+    :param wasi_output: where the plugin's WASI stdout and stderr go; see
+                        :py:class:`CompiledPlugin`.
     :raises: :py:class:`extism.Error` ``Unable to compile Extism plugin: ...`` or
              ``Unable to create Extism plugin: ...``
     """
@@ -652,6 +668,7 @@ class Plugin:
         config: Optional[Any] = None,
         functions: Optional[List[Function]] = HOST_FN_REGISTRY,
         fuel_limit: Optional[int] = None,
+        wasi_output: "WasiOutput" = None,
     ):
         # Track whether we created the CompiledPlugin (so we free it too).
         if isinstance(plugin, CompiledPlugin):
@@ -659,7 +676,7 @@ class Plugin:
             self.compiled_plugin: Optional[CompiledPlugin] = plugin
         else:
             self._owns_compiled_plugin = True
-            self.compiled_plugin = CompiledPlugin(plugin, wasi, functions, fuel_limit)
+            self.compiled_plugin = CompiledPlugin(plugin, wasi, functions, fuel_limit, wasi_output)
         native = self.compiled_plugin.pointer
         if not isinstance(native, _extism.CompiledPlugin):
             raise Error("Unable to create Extism plugin: the compiled plugin was freed")
