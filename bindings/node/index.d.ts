@@ -105,8 +105,9 @@ export interface ExtismPluginOptions {
   /** A wall-clock limit per call (and for instantiation), in milliseconds. */
   timeoutMs?: number | null | undefined;
   /**
-   * Not supported: WASI output is forwarded when the `EXTISM_ENABLE_WASI_OUTPUT`
-   * environment variable is set.
+   * `true`: the plugin's WASI stdout and stderr go to this process's stdout
+   * and stderr; `false`: discarded. Unset: discarded unless the
+   * `EXTISM_ENABLE_WASI_OUTPUT` environment variable is set.
    */
   enableWasiOutput?: boolean | undefined;
   /** Plugin config (replaces the manifest's). */

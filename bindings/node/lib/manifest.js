@@ -318,6 +318,7 @@ function settings(manifest, opts) {
     logLevel,
     load: {
       wasi: Boolean(opts.useWasi),
+      wasiOutput: opts.enableWasiOutput === undefined ? undefined : Boolean(opts.enableWasiOutput),
       fuelLimit: fuelLimit(opts.fuelLimit),
       httpResponseHeaders: Boolean(opts.allowHttpResponseHeaders),
       logLevel,

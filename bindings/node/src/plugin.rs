@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use extism_core::log::{LogLevel, LogSink};
-use extism_core::{CancelHandle, Function, Manifest, ModuleDescription, PluginBuilder, SharedPlugin, ValType};
+use extism_core::{
+    CancelHandle, Function, Manifest, ModuleDescription, PluginBuilder, SharedPlugin, ValType, WasiOutput,
+};
 use napi::bindgen_prelude::{BigInt, Buffer, Function as JsFunction, Unknown};
 use napi::Env;
 use napi_derive::napi;
@@ -78,6 +80,9 @@ pub struct JsFunctionName {
 #[napi(object)]
 pub struct JsLoadOptions {
     pub wasi: bool,
+    /// `enableWasiOutput`: true for the process's stdout and stderr, false
+    /// to discard; missing leaves it to `EXTISM_ENABLE_WASI_OUTPUT`.
+    pub wasi_output: Option<bool>,
     pub fuel_limit: Option<BigInt>,
     pub http_response_headers: bool,
     /// `trace`..`error`, or `silent` for a sink that takes nothing; missing
@@ -88,6 +93,7 @@ pub struct JsLoadOptions {
 
 struct LoadSettings {
     wasi: bool,
+    wasi_output: WasiOutput,
     fuel_limit: Option<u64>,
     http_response_headers: bool,
     log: Option<Option<LogLevel>>,
@@ -118,6 +124,11 @@ impl LoadSettings {
         };
         Ok(LoadSettings {
             wasi: o.wasi,
+            wasi_output: match o.wasi_output {
+                None => WasiOutput::FromEnvironment,
+                Some(true) => WasiOutput::Inherit,
+                Some(false) => WasiOutput::Discard,
+            },
             fuel_limit,
             http_response_headers: o.http_response_headers,
             log,
@@ -183,6 +194,7 @@ impl Inner {
         });
         let compiled = PluginBuilder::from_manifest(manifest)
             .with_wasi(settings.wasi)
+            .with_wasi_output(settings.wasi_output.clone())
             .with_fuel_limit(settings.fuel_limit)
             .with_functions(functions)
             .compile()?;

@@ -94,3 +94,26 @@ test('HTTP: allowedHosts, status, limits and headers, served by this process whi
     server.close();
   }
 });
+
+test('enableWasiOutput sends WASI stdout and stderr to the process', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const run = (options, env = {}) => {
+    const script = `
+      import { createPluginSync } from '@extism-rs/extism';
+      const p = createPluginSync(${JSON.stringify(wat('wasi'))}, { useWasi: true, ...${JSON.stringify(options)} });
+      process.stdout.write('[' + p.callSync('hello').text() + ']');
+      p.callSync('complain');`;
+    const childEnv = { ...process.env };
+    delete childEnv.EXTISM_ENABLE_WASI_OUTPUT;
+    Object.assign(childEnv, env);
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: childEnv });
+    assert.equal(child.status, 0, child.stderr);
+    return [child.stdout, child.stderr];
+  };
+  assert.deepEqual(run({ enableWasiOutput: true }), ['hello\n[ok]', 'oops\n']);
+  assert.deepEqual(run({ enableWasiOutput: false }), ['[ok]', '']);
+  assert.deepEqual(run({}), ['[ok]', '']);
+  // Unset, the environment variable decides; false wins over it.
+  assert.deepEqual(run({}, { EXTISM_ENABLE_WASI_OUTPUT: '1' }), ['hello\n[ok]', 'oops\n']);
+  assert.deepEqual(run({ enableWasiOutput: false }, { EXTISM_ENABLE_WASI_OUTPUT: '1' }), ['[ok]', '']);
+});
