@@ -82,7 +82,7 @@ enum BuilderSource {
 
 impl PluginBuilder {
     /// From wasm bytes, WAT text or manifest text (JSON or TOML), classified
-    /// as MANIFEST.md §1 says.
+    /// as docs/manifest.md, Input classification, says.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Self::with_source(BuilderSource::Bytes(bytes.into()))
     }
@@ -294,7 +294,7 @@ fn compile(
         compiled.push((source.name, module));
     }
 
-    // Later definitions of the same (namespace, name) win (ABI.md §9).
+    // Later definitions of the same (namespace, name) win (docs/abi.md, User host functions).
     // Functions typed by their import take its type now; one that nothing
     // imports is left out.
     let mut user: HashMap<(String, String), wasmtime::FuncType> = HashMap::new();

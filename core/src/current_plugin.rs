@@ -99,7 +99,7 @@ impl<'a> CurrentPlugin<'a> {
             .and_then(|c| c.downcast_mut::<T>())
     }
 
-    /// Set the plugin error of this call without trapping (ABI.md §9).
+    /// Set the plugin error of this call without trapping (docs/abi.md, User host functions).
     pub fn set_error(&mut self, message: &str) -> Result<()> {
         let handle = self.alloc_bytes(message.as_bytes())?;
         let kernel = self.caller.data().kernel_arc();

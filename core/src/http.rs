@@ -1,4 +1,4 @@
-//! HTTP: the plugin's `http_request` (ABI.md §11), restricted by
+//! HTTP: the plugin's `http_request` (docs/abi.md, HTTP), restricted by
 //! `allowed_hosts`, and the download of `url` wasm entries of a manifest.
 
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ fn host_error(message: String) -> Error {
 }
 
 /// Run a plugin's request. Redirects are followed by hand so that each hop is
-/// checked against `allowed_hosts` (DECISIONS.md).
+/// checked against `allowed_hosts` (docs/compatibility.md, Runtime).
 pub(crate) fn plugin_request(
     request: &HttpRequest,
     body: Option<&[u8]>,

@@ -1,5 +1,5 @@
 //! The kernel: a small wasm module (`kernel.wat`) that owns Extism memory and
-//! implements the memory functions of `extism:host/env` (ABI.md §3).
+//! implements the memory functions of `extism:host/env` (docs/abi.md, Kernel functions).
 //!
 //! Plugins are linked straight to the kernel instance's exports, so their
 //! per-byte calls never leave wasm. The host reaches the same state through
@@ -15,7 +15,7 @@ pub const ENV_MODULE: &str = "extism:host/env";
 /// The kernel source; compiled once per engine.
 pub const KERNEL_WAT: &str = include_str!("kernel.wat");
 
-/// The names of ABI.md §3 that plugins may import from the kernel.
+/// The names of docs/abi.md, Kernel functions, that plugins may import from the kernel.
 pub const KERNEL_FUNCTIONS: &[&str] = &[
     "alloc",
     "free",

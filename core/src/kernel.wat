@@ -1,4 +1,4 @@
-;; The Extism kernel: the `extism:host/env` memory functions of ABI.md §3.
+;; The Extism kernel: the `extism:host/env` memory functions of docs/abi.md, Kernel functions.
 ;;
 ;; Plugins import these functions directly from this module's instance, so the
 ;; per-byte and per-word calls (load/store/input_load/length) are wasm-to-wasm
@@ -9,7 +9,7 @@
 ;;   into it; bytes below $HEAP_START are never handed out, so handle 0 is null.
 ;; - memory 1 is the block table, invisible to plugins: store_* can only reach
 ;;   memory 0, so a plugin can never corrupt the allocator's bookkeeping
-;;   (DECISIONS.md, hostile plugins).
+;;   (docs/compatibility.md, Runtime).
 ;;   It starts with a 64-byte header the host reads directly after a call:
 ;;   output offset (i64 at 0), output length (i64 at 8), error handle (i64 at 16).
 ;;   Then the block records, 16 bytes each from offset 64: start (u32),
@@ -301,7 +301,7 @@
   (func (export "memory_bytes") (result i64)
     (i64.sub (call $mem_size) (global.get $HEAP_START)))
 
-  ;; Host-only entry point (plugins cannot import it: it is not in ABI.md §3):
+  ;; Host-only entry point (plugins cannot import it: it is not among docs/abi.md's kernel functions):
   ;; reset, then allocate and install an input block of $n bytes.
   ;; Returns the input handle, 0 for empty input, or -1 when allocation failed.
   (func (export "extism_begin_call") (param $n i64) (result i64)

@@ -1,4 +1,4 @@
-//! Limits: the memory budget (`memory.max_pages`, ABI.md §12.4), timeouts and
+//! Limits: the memory budget (`memory.max_pages`, docs/abi.md, Memory budget), timeouts and
 //! cancellation (§12.2, §12.3) on top of wasmtime epochs.
 //!
 //! Timeouts: a single process-wide ticker thread bumps the engines' epoch
@@ -36,10 +36,10 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// Tables are bounded too, so a plugin cannot grow one without end
-/// (DECISIONS.md). Ten million elements is far above what compilers emit.
+/// (docs/abi.md, Tables). Ten million elements is far above what compilers emit.
 const MAX_TABLE_ELEMENTS: usize = 10_000_000;
 
-/// The per-store memory budget of ABI.md §12.4.
+/// The per-store memory budget of docs/abi.md, Memory budget.
 pub(crate) struct MemoryLimiter {
     /// The budget in bytes (`max_pages * 65536`), if any.
     pub max_bytes: Option<u64>,

@@ -1,4 +1,4 @@
-//! Logging (ABI.md §12.5, C-API.md "Logging").
+//! Logging (docs/abi.md and docs/c-api.md, Logging).
 //!
 //! Two kinds of sink: the process-wide `tracing` subscriber that the C and
 //! Python APIs install once (a file, stdout, stderr or an in-memory buffer

@@ -1,4 +1,4 @@
-//! The JSON/TOML manifest (MANIFEST.md) and the classification of the bytes a
+//! The JSON/TOML manifest (docs/manifest.md) and the classification of the bytes a
 //! plugin is created from: wasm binary, WAT text, or manifest text.
 
 use std::collections::BTreeMap;
@@ -138,7 +138,7 @@ impl Wasm {
     }
 }
 
-/// The manifest of MANIFEST.md §2. Unknown keys are rejected at every level.
+/// The manifest of docs/manifest.md, Fields. Unknown keys are rejected at every level.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -170,7 +170,7 @@ impl Manifest {
         }
     }
 
-    /// Parse manifest text: TOML first, then JSON (MANIFEST.md §1, step 3).
+    /// Parse manifest text: TOML first, then JSON (docs/manifest.md, Input classification).
     pub fn parse(text: &str) -> Result<Manifest> {
         let manifest: Manifest = match toml::from_str::<Manifest>(text) {
             Ok(m) => m,
@@ -209,7 +209,7 @@ pub enum Source {
     Manifest(Box<Manifest>),
 }
 
-/// Classify constructor input as MANIFEST.md §1 describes.
+/// Classify constructor input as docs/manifest.md, Input classification, describes.
 pub fn classify(bytes: &[u8]) -> Result<Source> {
     if bytes.len() >= 4 && bytes[..4] == *b"\0asm" {
         return Ok(Source::Module(bytes.to_vec()));
@@ -248,7 +248,7 @@ pub struct LoadOptions {
 }
 
 /// The name a module of the manifest is linked under; the last one becomes
-/// `main` unless an earlier one took that name (MANIFEST.md §3).
+/// `main` unless an earlier one took that name (docs/manifest.md, Which module is main).
 pub const MAIN: &str = "main";
 
 impl Manifest {

@@ -1,4 +1,4 @@
-//! The built-in host functions of `extism:host/env` (ABI.md §4): config,
+//! The built-in host functions of `extism:host/env` (docs/abi.md, Built-in host functions): config,
 //! vars, HTTP and logging. They run on the host and reach Extism memory
 //! through the kernel.
 

@@ -1,4 +1,4 @@
-//! A plugin instance and its calls (ABI.md §6).
+//! A plugin instance and its calls (docs/abi.md, Calls).
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -450,7 +450,7 @@ impl Plugin {
 
     /// Free every block of Extism memory (vars, config and the plugin's own
     /// memory are kept).
-    /// The output range is kept (C-API.md: the length survives a reset),
+    /// The output range is kept (docs/c-api.md, Plugins: the length survives a reset),
     /// though its bytes may be reused by the next allocation.
     pub fn reset(&mut self) -> Result<()> {
         if let Some(limit) = self.compiled.fuel_limit {
@@ -462,7 +462,7 @@ impl Plugin {
             .map_err(|e| call_error_from_wasmtime(e).1)
     }
 
-    /// Discard the store and start over (after `_start`, ABI.md §6.3): new
+    /// Discard the store and start over (after `_start`, docs/abi.md, `_start` and rebuilds): new
     /// Extism memory, vars cleared, initializers run again.
     fn rebuild(&mut self) -> Result<()> {
         let state = self.store.data_mut();
@@ -511,7 +511,7 @@ fn arm(store: &mut Store<PluginState>, timeout_ms: Option<u64>) -> Option<TimedS
 }
 
 /// Call an export whose type is neither `() -> i32` nor `() -> ()`, for the
-/// error it gives (ABI.md §6.1).
+/// error it gives (docs/abi.md, Callable exports).
 fn call_untyped(store: &mut Store<PluginState>, name: &str, func: Func) -> wasmtime::Result<i32> {
     let ty = func.ty(&*store);
     if ty.params().len() != 0 {
@@ -538,7 +538,7 @@ fn call_untyped(store: &mut Store<PluginState>, name: &str, func: Func) -> wasmt
     )))
 }
 
-/// Create a store and instantiate every module into it (ABI.md §7).
+/// Create a store and instantiate every module into it (docs/abi.md, Initialization).
 fn instantiate(
     compiled: &Arc<Compiled>,
     carried: Carried,
@@ -576,7 +576,7 @@ fn instantiate(
     store.data_mut().kernel = Some(kernel.clone());
 
     // Instantiation and initializers are covered by the timeout and by fuel
-    // (DECISIONS.md), so a start section that loops forever cannot hang creation.
+    // (docs/compatibility.md, Runtime), so a start section that loops forever cannot hang creation.
     let timer = arm(&mut store, compiled.manifest.timeout_ms);
     let result = instantiate_modules(compiled, &mut store, &kernel);
     disarm(&mut store);
@@ -621,7 +621,7 @@ fn instantiate_modules(
         let is_main = index == compiled.main;
         if is_main {
             // The main instance's initial memory is charged to the budget,
-            // which is then refilled (ABI.md §12.4).
+            // which is then refilled (docs/abi.md, Memory budget).
             let limiter = &mut store.data_mut().limiter;
             limiter.charging = true;
             limiter.refill();
@@ -670,7 +670,7 @@ fn initialize_reactor(store: &mut Store<PluginState>, instance: &Instance) -> Re
     Ok(())
 }
 
-/// The initializers of main, in the official order of precedence (ABI.md §7).
+/// The initializers of main, in the official order of precedence (docs/abi.md, Initialization).
 fn initialize_main(store: &mut Store<PluginState>, instance: &Instance) -> Result<()> {
     if let Some(hs_init) = instance.get_func(&mut *store, "hs_init") {
         if let Some(init) = nullary(store, instance, "_initialize") {

@@ -1,4 +1,4 @@
-//! Calls, output, errors and return codes (ABI.md §6) with WAT and PDK plugins.
+//! Calls, output, errors and return codes (docs/abi.md, Calls) with WAT and PDK plugins.
 
 mod common;
 use common::*;
@@ -169,7 +169,7 @@ fn reset_keeps_the_plugin_usable() {
     let mut p = plugin("echo");
     assert_eq!(p.call("echo", b"one").unwrap(), b"one");
     p.reset().unwrap();
-    // The output length survives a reset (C-API.md); its bytes may be reused.
+    // The output length survives a reset (docs/c-api.md, Plugins); its bytes may be reused.
     assert_eq!(p.output().len(), 3);
     assert_eq!(p.call("echo", b"two").unwrap(), b"two");
 }

@@ -1,4 +1,4 @@
-//! Config and vars (ABI.md §5) with WAT and PDK plugins.
+//! Config and vars (docs/abi.md, Config and vars) with WAT and PDK plugins.
 
 mod common;
 use common::*;

@@ -1,4 +1,4 @@
-//! User host functions (ABI.md §9): types, namespaces, memory access, host
+//! User host functions (docs/abi.md, User host functions): types, namespaces, memory access, host
 //! context, errors, overriding built-ins, reentrancy.
 
 mod common;

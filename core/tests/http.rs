@@ -1,4 +1,4 @@
-//! HTTP from plugins (ABI.md §11) against a server on 127.0.0.1 started here.
+//! HTTP from plugins (docs/abi.md, HTTP) against a server on 127.0.0.1 started here.
 
 mod common;
 use common::*;

@@ -1,4 +1,4 @@
-//! Limits (ABI.md §12): timeouts, cancel, fuel, memory and var budgets. Each
+//! Limits (docs/abi.md, Limits): timeouts, cancel, fuel, memory and var budgets. Each
 //! stops the plugin with its exact error text and leaves it usable.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Logging (ABI.md §12.5). The global logger is process-wide, so this file
+//! Logging (docs/abi.md, Logging). The global logger is process-wide, so this file
 //! holds one test that walks through it in order.
 
 mod common;

@@ -1,5 +1,5 @@
 //! The sandbox: a plugin reaches no file, directory, host or environment
-//! variable it was not given (ABI.md §8, §11; DECISIONS.md).
+//! variable it was not given (docs/abi.md, WASI and HTTP; docs/compatibility.md).
 
 mod common;
 use common::*;

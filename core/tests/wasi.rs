@@ -1,4 +1,4 @@
-//! WASI preview 1 (ABI.md §8).
+//! WASI preview 1 (docs/abi.md, WASI).
 
 mod common;
 use common::*;
