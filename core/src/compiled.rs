@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use wasmtime::{ExternType, Linker, Module, ModuleExport};
 
-use crate::engine::{self, Shared};
+use crate::dump::Dumps;
+use crate::engine::{self, EngineKind, Shared};
 use crate::error::{wasmtime_text, Error, Result};
 use crate::function::{Function, ValType};
 use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
@@ -48,6 +49,8 @@ pub(crate) struct Compiled {
     /// Resolved: never `FromEnvironment`.
     pub wasi_output: WasiOutput,
     pub fuel_limit: Option<u64>,
+    /// Where a failed call's coredump and memory dump go.
+    pub dumps: Dumps,
     /// The host functions as defined (with their types): kept so they (and
     /// their user data) live as long as this.
     pub functions: Vec<Function>,
@@ -72,6 +75,8 @@ pub struct PluginBuilder {
     load: LoadOptions,
     log: Option<LogSink>,
     http_response_headers: bool,
+    coredump: Option<std::path::PathBuf>,
+    memdump: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -102,6 +107,8 @@ impl PluginBuilder {
             load: LoadOptions::default(),
             log: None,
             http_response_headers: false,
+            coredump: None,
+            memdump: None,
         }
     }
 
@@ -151,6 +158,20 @@ impl PluginBuilder {
         self
     }
 
+    /// When a call traps, write a wasm coredump of it to `path` (as
+    /// `EXTISM_COREDUMP` does, which applies when this is not set).
+    pub fn with_coredump(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.coredump = Some(path.into());
+        self
+    }
+
+    /// When a call fails, write Extism memory's bytes to `path` (as
+    /// `EXTISM_MEMDUMP` does, which applies when this is not set).
+    pub fn with_memdump(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.memdump = Some(path.into());
+        self
+    }
+
     /// Compile without creating an instance.
     pub fn compile(self) -> Result<CompiledPlugin> {
         let manifest = match self.source {
@@ -167,6 +188,7 @@ impl PluginBuilder {
             self.functions,
             self.fuel_limit,
             self.load,
+            Dumps::resolve(self.coredump, self.memdump),
         )?;
         Ok(CompiledPlugin { inner: Arc::new(inner) })
     }
@@ -277,8 +299,12 @@ fn compile(
     functions: Vec<Function>,
     fuel_limit: Option<u64>,
     load: LoadOptions,
+    dumps: Dumps,
 ) -> Result<Compiled> {
-    let shared = engine::shared(fuel_limit.is_some())?;
+    let shared = engine::shared(EngineKind {
+        fuel: fuel_limit.is_some(),
+        coredump: dumps.coredump.is_some(),
+    })?;
     let engine = &shared.engine;
     let sources = manifest.load_modules(load)?;
 
@@ -344,6 +370,7 @@ fn compile(
         wasi,
         wasi_output,
         fuel_limit,
+        dumps,
         functions: defined,
     })
 }

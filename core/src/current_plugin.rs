@@ -23,6 +23,15 @@ impl<'a> CurrentPlugin<'a> {
         CurrentPlugin { caller }
     }
 
+    /// The time left before the running call's timeout (`timeout_ms`), zero
+    /// once it has passed; `None` when the plugin has no timeout.
+    pub fn time_remaining(&self) -> Option<std::time::Duration> {
+        self.caller
+            .data()
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(std::time::Instant::now()))
+    }
+
     /// The base address of Extism memory; handle `h` is at `base + h`. It can
     /// move whenever memory grows (after `alloc`).
     pub fn memory_ptr(&mut self) -> *mut u8 {

@@ -1,6 +1,7 @@
-//! The process-wide wasmtime engines. Fuel metering is an engine setting, so
-//! there is one engine without it and one with it; all plugins share them (and
-//! their compiled kernel), which keeps compilation and instantiation cheap.
+//! The process-wide wasmtime engines. Fuel metering and coredumps on trap are
+//! engine settings, so there is one engine per combination in use; all plugins
+//! share them (and their compiled kernel), which keeps compilation and
+//! instantiation cheap.
 
 use std::sync::OnceLock;
 
@@ -13,14 +14,27 @@ pub(crate) struct Shared {
     pub kernel: Module,
 }
 
-static PLAIN: OnceLock<Result<Shared>> = OnceLock::new();
-static FUELED: OnceLock<Result<Shared>> = OnceLock::new();
+/// What an engine is made for; each combination has its own engine.
+#[derive(Clone, Copy)]
+pub(crate) struct EngineKind {
+    pub fuel: bool,
+    pub coredump: bool,
+}
 
-fn config(fuel: bool) -> Result<Config> {
+impl EngineKind {
+    fn index(self) -> usize {
+        self.fuel as usize | (self.coredump as usize) << 1
+    }
+}
+
+static ENGINES: [OnceLock<Result<Shared>>; 4] = [const { OnceLock::new() }; 4];
+
+fn config(kind: EngineKind) -> Result<Config> {
     let mut config = Config::new();
     config
         .epoch_interruption(true)
-        .consume_fuel(fuel)
+        .consume_fuel(kind.fuel)
+        .coredump_on_trap(kind.coredump)
         .wasm_tail_call(true)
         .wasm_function_references(true)
         .wasm_gc(true)
@@ -64,21 +78,23 @@ fn config(fuel: bool) -> Result<Config> {
     Ok(config)
 }
 
-fn make(fuel: bool) -> Result<Shared> {
+fn make(kind: EngineKind) -> Result<Shared> {
     let engine =
-        Engine::new(&config(fuel)?).map_err(|e| Error::new(ErrorKind::Compile, crate::error::wasmtime_text(&e)))?;
+        Engine::new(&config(kind)?).map_err(|e| Error::new(ErrorKind::Compile, crate::error::wasmtime_text(&e)))?;
     let kernel = crate::kernel::compile(&engine)?;
     Ok(Shared { engine, kernel })
 }
 
-/// The shared engine (with fuel metering when `fuel` is true).
-pub(crate) fn shared(fuel: bool) -> Result<&'static Shared> {
-    let cell = if fuel { &FUELED } else { &PLAIN };
-    cell.get_or_init(|| make(fuel)).as_ref().map_err(Clone::clone)
+/// The shared engine of `kind`.
+pub(crate) fn shared(kind: EngineKind) -> Result<&'static Shared> {
+    ENGINES[kind.index()]
+        .get_or_init(|| make(kind))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 pub(crate) fn increment_all_epochs() {
-    for cell in [&PLAIN, &FUELED] {
+    for cell in &ENGINES {
         if let Some(Ok(shared)) = cell.get() {
             shared.engine.increment_epoch();
         }

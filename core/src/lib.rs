@@ -21,6 +21,7 @@
 
 mod compiled;
 mod current_plugin;
+mod dump;
 mod engine;
 mod error;
 mod function;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Extern, Func, Instance, Store, Trap, TypedFunc, Val, ValType};
 
 use crate::compiled::{Compiled, CompiledPlugin, ImportSource};
+use crate::dump::Dumps;
 use crate::error::{wasmtime_text, Error, ErrorKind, Result};
 use crate::kernel::Kernel;
 use crate::limits::{self, CancelHandle, Interrupt, Interrupted, MemoryLimiter, OutOfMemory, TimedSection};
@@ -76,6 +77,8 @@ pub struct Plugin {
     /// Set after `_start` was called: the next call starts from a new store.
     rebuild_pending: bool,
     output: (u64, u64),
+    /// Fuel the last call used (with a fuel limit).
+    fuel_consumed: Option<u64>,
 }
 
 /// Map a wasmtime error from running wasm to a return code and an error.
@@ -139,6 +142,7 @@ impl Plugin {
             last_export: None,
             rebuild_pending: false,
             output: (0, 0),
+            fuel_consumed: None,
         })
     }
 
@@ -300,6 +304,12 @@ impl Plugin {
             .wrapping_add(self.output.0 as usize)
     }
 
+    /// The fuel the last call used, from placing its input to its return;
+    /// `None` without a fuel limit, or before the first call.
+    pub fn fuel_consumed(&self) -> Option<u64> {
+        self.fuel_consumed
+    }
+
     /// Call `name` with `input` and a host context; see `CallResult`.
     pub fn call_with_context(
         &mut self,
@@ -308,6 +318,7 @@ impl Plugin {
         host_context: Option<Box<dyn Any + Send>>,
     ) -> CallResult {
         self.output = (0, 0);
+        self.fuel_consumed = None;
         if let Some(limit) = self.compiled.fuel_limit {
             let _ = self.store.set_fuel(limit);
         }
@@ -342,11 +353,12 @@ impl Plugin {
             Err(early) => return early,
         };
 
-        let fueled = self.compiled.fuel_limit.is_some();
-        if fueled && self.store.get_fuel().unwrap_or(1) == 0 {
-            return CallResult::fail(RC_ERROR, Error::new(ErrorKind::OutOfFuel, "plugin ran out of fuel"));
-        }
-        if fueled {
+        if let Some(limit) = self.compiled.fuel_limit {
+            let left = self.store.get_fuel().unwrap_or(limit);
+            self.fuel_consumed = Some(limit.saturating_sub(left));
+            if left == 0 {
+                return CallResult::fail(RC_ERROR, Error::new(ErrorKind::OutOfFuel, "plugin ran out of fuel"));
+            }
             // Reading the results below runs kernel code; it is not the plugin's.
             let _ = self.store.set_fuel(u64::MAX);
         }
@@ -364,6 +376,7 @@ impl Plugin {
                 error: plugin_error.map(|text| Error::new(ErrorKind::Plugin, text)),
             },
             Err(e) => {
+                self.write_dumps(name, &e);
                 let (rc, error) = call_error_from_wasmtime(e);
                 match (error.kind(), plugin_error) {
                     (ErrorKind::Exit, None) if rc == 0 => CallResult::ok(0),
@@ -426,6 +439,20 @@ impl Plugin {
                 Err(wasmtime::Error::new(Error::new(ErrorKind::OutOfMemory, "oom")))
             }
         })
+    }
+
+    /// The debugging dumps of a failed call, where they are asked for.
+    fn write_dumps(&mut self, name: &str, error: &wasmtime::Error) {
+        let dumps = &self.compiled.dumps;
+        if let Some(path) = &dumps.coredump {
+            if let Some(core) = error.downcast_ref::<wasmtime::WasmCoreDump>() {
+                let bytes = core.serialize(&mut self.store, name);
+                Dumps::write(path, "coredump", &bytes);
+            }
+        }
+        if let Some(path) = &dumps.memdump {
+            Dumps::write(path, "memory dump", self.kernel.memory.data(&self.store));
+        }
     }
 
     /// The text of the error the plugin set, if it set one (a live block).

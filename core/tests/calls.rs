@@ -287,3 +287,38 @@ fn unknown_imports_name_the_import() {
         "unknown import: `wasi_snapshot_preview1::fd_write` has not been defined"
     );
 }
+
+#[test]
+fn a_trap_writes_the_coredump_and_memory_dump_asked_for() {
+    let dir = std::env::temp_dir().join(format!("extism-dumps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (core, mem) = (dir.join("trap.core"), dir.join("trap.mem"));
+    let mut p = PluginBuilder::new(wat("errors"))
+        .with_coredump(&core)
+        .with_memdump(&mem)
+        .build()
+        .unwrap();
+    // A successful call and an error set by the plugin write nothing.
+    assert_eq!(p.call_with_context("return_7", b"", None).rc, 7);
+    assert_eq!(p.call_with_context("fail", b"", None).rc, 1);
+    assert!(!core.exists() && !mem.exists());
+    let r = p.call_with_context("trap", b"some input", None);
+    assert_eq!(r.error.unwrap().kind(), ErrorKind::Trap);
+    // A wasm coredump is a wasm module with a "core" custom section.
+    let dump = std::fs::read(&core).unwrap();
+    assert_eq!(&dump[..4], b"\0asm");
+    assert!(dump.windows(4).any(|w| w == b"core"), "no core section");
+    // The memory dump is Extism memory, holding this call's input.
+    let memory = std::fs::read(&mem).unwrap();
+    assert_eq!(memory.len() % 65536, 0);
+    assert!(memory.windows(10).any(|w| w == b"some input"));
+    // The plugin stays usable, and a plugin without dumps writes none.
+    assert_eq!(p.call_with_context("return_7", b"", None).rc, 7);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut plain = PluginBuilder::new(wat("errors")).build().unwrap();
+    assert_eq!(
+        plain.call_with_context("trap", b"", None).error.unwrap().kind(),
+        ErrorKind::Trap
+    );
+    assert!(!dir.exists());
+}

@@ -290,3 +290,37 @@ fn cancel_during_a_host_function_stops_the_call_when_it_returns() {
         "stopped before the second host call"
     );
 }
+
+#[test]
+fn time_remaining_inside_a_host_function() {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    let seen: Arc<Mutex<Vec<Option<Duration>>>> = Arc::default();
+    let record = seen.clone();
+    let f = Function::new(
+        "hello_world",
+        [ValType::I64],
+        [ValType::I64],
+        move |plugin, args, outs| {
+            record.lock().unwrap().push(plugin.time_remaining());
+            outs[0] = args[0];
+            Ok(())
+        },
+    )
+    .unwrap();
+    let manifest = |extra: &str| format!(r#"{{"wasm": [{{"path": "{}"}}]{extra}}}"#, wat_path("host"));
+    let mut timed = PluginBuilder::new(manifest(r#", "timeout_ms": 5000"#))
+        .with_function(f.clone())
+        .build()
+        .unwrap();
+    timed.call("call_host", b"x").unwrap();
+    let mut untimed = PluginBuilder::new(manifest("")).with_function(f).build().unwrap();
+    untimed.call("call_host", b"x").unwrap();
+    let seen = seen.lock().unwrap();
+    let left = seen[0].expect("a timeout is set");
+    assert!(
+        left > Duration::from_millis(4000) && left <= Duration::from_millis(5000),
+        "{left:?}"
+    );
+    assert_eq!(seen[1], None);
+}

@@ -94,6 +94,35 @@ fn fuel_is_per_call() {
 }
 
 #[test]
+fn fuel_consumed_by_the_last_call() {
+    let mut p = PluginBuilder::new(wat("limits"))
+        .with_fuel_limit(Some(100_000_000))
+        .build()
+        .unwrap();
+    assert_eq!(p.fuel_consumed(), None, "no call yet");
+    assert_eq!(p.call_with_context("spin", b"", None).rc, 0);
+    let idle = p.fuel_consumed().unwrap();
+    assert_eq!(p.call_with_context("spin", b"x", None).rc, 0);
+    let one = p.fuel_consumed().unwrap();
+    assert_eq!(p.call_with_context("spin", b"xx", None).rc, 0);
+    let two = p.fuel_consumed().unwrap();
+    // A million loop rounds per input byte, each several instructions.
+    assert!(idle < 1_000 && one > 1_000_000, "{idle} {one}");
+    assert!(two > one + 1_000_000 && two < 3 * one, "{one} {two}");
+    // A call that runs out reports the whole budget.
+    let mut small = PluginBuilder::new(wat("limits"))
+        .with_fuel_limit(Some(50_000))
+        .build()
+        .unwrap();
+    assert!(small.call_with_context("infinite_loop", b"", None).error.is_some());
+    assert_eq!(small.fuel_consumed(), Some(50_000));
+    // Without a limit nothing is counted.
+    let mut free = PluginBuilder::new(wat("limits")).build().unwrap();
+    assert_eq!(free.call_with_context("spin", b"", None).rc, 0);
+    assert_eq!(free.fuel_consumed(), None);
+}
+
+#[test]
 fn memory_budget_is_enforced() {
     let mut p = with_manifest("limits", r#", "memory": {"max_pages": 4}"#)
         .build()

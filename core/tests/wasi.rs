@@ -42,7 +42,8 @@ fn wasi_output_exit_codes_and_preopens() {
 
 #[test]
 fn wasi_output_goes_to_a_writer_per_plugin() {
-    let seen: Arc<Mutex<Vec<(WasiStream, Vec<u8>)>>> = Arc::default();
+    type Writes = Vec<(WasiStream, Vec<u8>)>;
+    let seen: Arc<Mutex<Writes>> = Arc::default();
     let sink = seen.clone();
     let writer = WasiOutput::Writer(Arc::new(move |stream, bytes: &[u8]| {
         sink.lock().unwrap().push((stream, bytes.to_vec()));
