@@ -28,7 +28,7 @@ pub unsafe extern "C" fn extism_plugin_id(plugin: *mut ExtismPlugin) -> *const u
     })
 }
 
-unsafe fn current<'a>(plugin: *mut ExtismCurrentPlugin) -> Option<&'a mut CurrentPlugin<'a>> {
+pub(crate) unsafe fn current<'a>(plugin: *mut ExtismCurrentPlugin) -> Option<&'a mut CurrentPlugin<'a>> {
     (plugin as *mut CurrentPlugin<'a>).as_mut()
 }
 

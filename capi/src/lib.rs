@@ -16,9 +16,12 @@ mod plugin;
 mod log;
 mod version;
 mod guard;
+// Beyond the official API: declared in include/extism-ext.h.
+mod ext;
 
 pub use compiled::*;
 pub use current_plugin::*;
+pub use ext::*;
 pub use function::*;
 pub use log::*;
 pub use plugin::*;

@@ -17,7 +17,7 @@ const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
 /// serialized); only `extism_plugin_cancel` may run concurrently with a call.
 pub struct ExtismPlugin {
     tag: u64,
-    plugin: SharedPlugin,
+    pub(crate) plugin: SharedPlugin,
     pub(crate) id: [u8; 16],
     cancel: ExtismCancelHandle,
     /// The text `extism_plugin_error` hands out, kept until the next call.

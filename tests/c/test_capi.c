@@ -1,5 +1,6 @@
 /*
- * test_capi.c: exercises every function of include/extism.h against real plugins.
+ * test_capi.c: exercises every function of include/extism.h and include/extism-ext.h against
+ * real plugins.
  *
  * Usage: test_capi [REPO_ROOT]        (REPO_ROOT defaults to ".")
  *
@@ -19,6 +20,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "extism.h"
+#include "extism-ext.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1382,6 +1384,71 @@ static void test_fuel(void) {
   free(wat);
 }
 
+/* A host function (i64) -> i64 that returns its argument and records the time left. */
+static _Atomic int64_t g_time_remaining = -2;
+static void host_time_left(ExtismCurrentPlugin *cp, const ExtismVal *inputs, ExtismSize n_inputs,
+                           ExtismVal *outputs, ExtismSize n_outputs, void *data) {
+  (void)data;
+  atomic_store(&g_time_remaining, extism_current_plugin_time_remaining_ns(cp));
+  if (n_inputs == 1 && n_outputs == 1) outputs[0].v.i64 = inputs[0].v.i64;
+}
+
+static void test_extensions(void) {
+  section("extism-ext.h: fuel consumed, time remaining");
+  char *m = limits_manifest("");
+  ExtismPlugin *p;
+  char *errmsg = NULL;
+  p = extism_plugin_new_with_fuel_limit((const uint8_t *)m, strlen(m), NULL, 0, false, 100000000, &errmsg);
+  free(m);
+  char *err = take_err(errmsg);
+  CHECK(p != NULL, "plugin_new_with_fuel_limit failed: %s", show(err));
+  free(err);
+  if (p) {
+    CHECK(extism_plugin_fuel_consumed(p) == -1, "fuel consumed before any call");
+    CALL_OK(p, "spin", "", "");
+    int64_t idle = extism_plugin_fuel_consumed(p);
+    CALL_OK(p, "spin", "a", "");
+    int64_t one = extism_plugin_fuel_consumed(p);
+    CHECK(idle >= 0 && idle < 1000 && one > 1000000, "fuel consumed: idle %lld, one round %lld",
+          (long long)idle, (long long)one);
+    extism_plugin_free(p);
+  }
+  CHECK(extism_plugin_fuel_consumed(NULL) == -1, "fuel consumed of NULL");
+  ExtismPlugin *plain;
+  WAT_PLUGIN(plain, "limits.wat", NULL, 0, false);
+  if (plain) {
+    CALL_OK(plain, "spin", "", "");
+    CHECK(extism_plugin_fuel_consumed(plain) == -1, "fuel consumed without a fuel limit");
+    extism_plugin_free(plain);
+  }
+
+  char *path = wat_path("host.wat");
+  char *q = json_quote(path);
+  free(path);
+  for (int timed = 1; timed >= 0; timed--) {
+    /* A function belongs to one plugin, as in the official library. */
+    ExtismFunction *f = extism_function_new("hello_world", I64_1, 1, I64_1, 1, host_time_left, NULL, NULL);
+    CHECK(f != NULL, "extism_function_new(hello_world) returned NULL");
+    if (!f) continue;
+    const ExtismFunction *fns[] = {f};
+    char *manifest = fmt("{\"wasm\":[{\"path\":%s}]%s}", q, timed ? ",\"timeout_ms\":5000" : "");
+    MUST_CREATE(p, manifest, strlen(manifest), fns, 1, false);
+    free(manifest);
+    extism_function_free(f);
+    if (!p) continue;
+    atomic_store(&g_time_remaining, -2);
+    CALL_OK(p, "call_host", "x", "x");
+    int64_t left = atomic_load(&g_time_remaining);
+    if (timed)
+      CHECK(left > 4000000000LL && left <= 5000000000LL, "time remaining %lld ns, want ~5 s", (long long)left);
+    else
+      CHECK(left == -1, "time remaining without a timeout: %lld", (long long)left);
+    extism_plugin_free(p);
+  }
+  CHECK(extism_current_plugin_time_remaining_ns(NULL) == -1, "time remaining of NULL");
+  free(q);
+}
+
 static void test_timeout_memory(void) {
   section("timeout_ms and max_pages");
   char *m = limits_manifest(",\"timeout_ms\":300");
@@ -2040,6 +2107,7 @@ int main(int argc, char **argv) {
   test_reentrancy();
   test_compiled();
   test_fuel();
+  test_extensions();
   test_timeout_memory();
   test_cancel();
   test_bad_inputs();
