@@ -20,19 +20,36 @@ build:
 	# Programs linked in the tree record the soname; let them find it here too.
 	ln -sf libextism.so $(RELEASE)/libextism.so.$(SOMAJOR)
 
-# Install the C library (with its soname links), the header, extism.pc and
+# The system libraries the Rust static library libextism.a needs, as rustc
+# prints them (`cargo rustc --release -p extism-capi --lib -- --print
+# native-static-libs`); test-dist links a program with them.
+NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOMAJOR@|$(SOMAJOR)|g' \
+  -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
+  -e 's|@NATIVE_STATIC_LIBS_CMAKE@|$(subst $(eval) ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
+
+# Install the C library (libextism.so with its soname links, and the static
+# libextism.a), the header, extism.pc and extism-static.pc, the CMake package
+# (lib/cmake/extism: targets extism::extism and extism::extism-static) and
 # the `extism` command under PREFIX.
 PREFIX ?= /usr/local
 install: build
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/extism \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(RELEASE)/libextism.so $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
 	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libextism.so.$(VERSION)
 	ln -sf libextism.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libextism.so.$(SOMAJOR)
 	ln -sf libextism.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libextism.so
+	install -m 644 $(RELEASE)/libextism.a $(DESTDIR)$(PREFIX)/lib/libextism.a
+	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libextism.a
 	install -m 644 include/extism.h $(DESTDIR)$(PREFIX)/include/extism.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' capi/extism.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism.pc
+	$(SUBST) capi/extism.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism.pc
+	$(SUBST) capi/extism-static.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism-static.pc
+	$(SUBST) capi/cmake/extismConfig.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/extism/extismConfig.cmake
+	$(SUBST) capi/cmake/extismConfigVersion.cmake.in \
+	  > $(DESTDIR)$(PREFIX)/lib/cmake/extism/extismConfigVersion.cmake
 	install -m 755 $(RELEASE)/extism $(DESTDIR)$(PREFIX)/bin/extism
+	strip --strip-debug $(DESTDIR)$(PREFIX)/bin/extism
 
 # Install into a scratch prefix and build the C example from the installed
 # files alone, through pkg-config.
