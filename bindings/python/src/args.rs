@@ -7,11 +7,13 @@ use pyo3::types::{PyBytes, PyMemoryView, PyString};
 use crate::error::type_error;
 
 /// A `str` or bytes-like argument, kept alive so its bytes can be borrowed.
-/// `bytes` and `str` are immutable, so their bytes may be read with the GIL
-/// released; any other buffer (`bytearray`, `memoryview`, ...) is copied once
-/// into a new `bytes` first, because another thread could change it.
+/// `bytes` is immutable, so its bytes may be read with the GIL released; any
+/// other buffer (`bytearray`, `memoryview`, ...) is copied once into a new
+/// `bytes` first, because another thread could change it. A `str` is encoded
+/// into a new `bytes` (UTF-8): the extension is built for the stable ABI of
+/// Python 3.9 (abi3), which has no borrowed UTF-8 view of a `str`
+/// (`PyUnicode_AsUTF8AndSize` joined the limited API in 3.10).
 pub(crate) enum Data<'py> {
-    Text(Bound<'py, PyString>),
     Bytes(Bound<'py, PyBytes>),
 }
 
@@ -24,7 +26,9 @@ impl<'py> Data<'py> {
         }
         if let Ok(s) = obj.cast::<PyString>() {
             if allow_text {
-                return Ok(Data::Text(s.clone()));
+                // Fails only for text that cannot be encoded (lone
+                // surrogates), with Python's `UnicodeEncodeError`.
+                return Ok(Data::Bytes(s.encode_utf8()?));
             }
             return Err(type_error(what, "a bytes-like object", obj));
         }
@@ -38,11 +42,9 @@ impl<'py> Data<'py> {
         Ok(Data::Bytes(copy))
     }
 
-    /// The bytes (UTF-8 for text). Fails only for text that cannot be
-    /// encoded (lone surrogates), with Python's `UnicodeEncodeError`.
+    /// The bytes (UTF-8 for text).
     pub(crate) fn as_bytes(&self) -> PyResult<&[u8]> {
         match self {
-            Data::Text(s) => Ok(s.to_str()?.as_bytes()),
             Data::Bytes(b) => Ok(b.as_bytes()),
         }
     }
