@@ -3,13 +3,15 @@
 // `npm pack` support: copy the Rust workspace this package builds from (the
 // root Cargo.toml and Cargo.lock, core/, and this crate) into vendor/, so that
 // the tarball installs on a machine without the repository. `--clean` removes it.
+// `--out DIR` writes the copy to DIR instead (scripts/pack.js, for `make dist`).
 
 const fs = require('node:fs');
 const path = require('node:path');
 
 const pkgDir = path.resolve(__dirname, '..');
 const repo = path.resolve(pkgDir, '..', '..');
-const vendor = path.join(pkgDir, 'vendor');
+const out = process.argv.indexOf('--out');
+const vendor = out > 0 && process.argv[out + 1] ? path.resolve(process.argv[out + 1]) : path.join(pkgDir, 'vendor');
 
 if (process.argv.includes('--clean')) {
   fs.rmSync(vendor, { recursive: true, force: true });
