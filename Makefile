@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 RELEASE := $(TARGET_DIR)/release
 export EXTISM_LIB_DIR := $(RELEASE)
 
-.PHONY: all build install test-install fixtures test test-rust test-c test-leaks test-python test-node test-conformance fuzz header demo lint clean
+.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance fuzz header demo lint clean
 
 all: build
 
@@ -64,6 +64,20 @@ test-install:
 	target/install-test/bin/extism call examples/count_vowels.wat count_vowels -i aeiou
 	@echo
 
+# The installable artifacts in dist/ (packaging/dist.sh): the Python wheel
+# (abi3, manylinux) and sdist, the Node package and its platform package with
+# the prebuilt addon, the C archive extism-<version>-<target>.tar.gz, and
+# SHA256SUMS. Built in the shared target dir with the release profile.
+dist: build
+	packaging/dist.sh
+
+# Install each artifact of dist/ as a user would, with no Rust on PATH and no
+# registry, and run the example plugin through it (packaging/test-dist.sh).
+test-dist: dist
+	command -v cmake >/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
+	command -v pkg-config >/dev/null || (apt-get update -qq && apt-get install -y -qq pkg-config)
+	packaging/test-dist.sh
+
 # The AssemblyScript PDK plugins, compiled from source (npm installs the
 # compiler and the official @extism/as-pdk).
 fixtures:
@@ -77,7 +91,7 @@ test-rust: fixtures
 test-c: build fixtures
 	tests/c/run.sh
 
-test: lint fuzz test-rust test-install test-leaks test-python test-node test-conformance test-c
+test: lint fuzz test-rust test-install test-leaks test-python test-node test-dist test-conformance test-c
 
 # The Python package (a venv in .venv, pip install from source, pytest, stubtest).
 test-python: fixtures

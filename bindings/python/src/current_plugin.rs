@@ -106,6 +106,12 @@ impl PyCurrentPlugin {
         self.with(|c| c.alloc_bytes(bytes).into_py())
     }
 
+    /// The seconds left before the call's timeout (0.0 once it passed), or
+    /// None when the plugin has no timeout.
+    fn time_remaining(&self) -> PyResult<Option<f64>> {
+        self.with(|c| Ok(c.time_remaining().map(|d| d.as_secs_f64())))
+    }
+
     /// Free the block at ``handle``; unknown handles are ignored.
     fn free(&self, handle: u64) -> PyResult<()> {
         self.with(|c| c.free(handle).into_py())

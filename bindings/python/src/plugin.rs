@@ -140,6 +140,12 @@ impl PyPlugin {
         PyBytes::new(py, &self.id)
     }
 
+    /// The fuel the last call used, or None without a fuel limit (or before
+    /// the first call).
+    fn fuel_consumed(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        py.detach(|| self.plugin.lock().map(|p| p.fuel_consumed())).into_py()
+    }
+
     /// A handle that stops the call running on this plugin, from any thread.
     fn cancel_handle(&self) -> PyCancelHandle {
         PyCancelHandle::new(self.cancel.clone())

@@ -283,3 +283,33 @@ def test_cancel_handle_outlives_plugin():
     handle = plugin.cancel_handle()
     plugin.__del__()
     assert handle.cancel() is True
+
+
+def test_fuel_consumed_by_the_last_call():
+    plugin = extism.Plugin(LIMITS, functions=[], fuel_limit=100_000_000)
+    assert plugin.fuel_consumed() is None
+    plugin.call("spin", b"")
+    idle = plugin.fuel_consumed()
+    plugin.call("spin", b"x")
+    one = plugin.fuel_consumed()
+    assert idle < 1_000 < 1_000_000 < one
+    with pytest.raises(extism.Error, match="out of fuel"):
+        extism.Plugin(LIMITS, functions=[], fuel_limit=50_000).call("infinite_loop", b"")
+    free = extism.Plugin(LIMITS, functions=[])
+    free.call("spin", b"")
+    assert free.fuel_consumed() is None
+
+
+def test_time_remaining_inside_a_host_function():
+    seen = []
+
+    @extism.host_fn(signature=([extism.ValType.I64], [extism.ValType.I64]))
+    def hello_world(plugin, params, results):
+        seen.append(plugin.time_remaining())
+        results[0].value = params[0].value
+
+    host = wat("host")
+    for extra in [{"timeout_ms": 5000}, {}]:
+        extism.Plugin({"wasm": [{"path": host}], **extra}, functions=[hello_world]).call("call_host", b"x")
+    assert 4.0 < seen[0] <= 5.0
+    assert seen[1] is None

@@ -58,6 +58,8 @@ class Plugin:
         """The plugin's 16-byte id (a UUID v4)."""
     def cancel_handle(self) -> CancelHandle:
         """A handle that stops the call running on this plugin, from any thread."""
+    def fuel_consumed(self) -> Optional[int]:
+        """The fuel the last call used, or None without a fuel limit (or before the first call)."""
 
 @final
 class CancelHandle:
@@ -101,6 +103,8 @@ class CurrentPlugin:
         """Allocate a block holding a copy of ``data``."""
     def free(self, handle: int) -> None:
         """Free the block at ``handle``."""
+    def time_remaining(self) -> Optional[float]:
+        """The seconds left before the call's timeout, or None without one."""
     def length(self, handle: int) -> int:
         """The length of the live block at ``handle``."""
     def read(self, offset: int, length: int) -> bytes:

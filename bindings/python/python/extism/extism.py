@@ -713,6 +713,14 @@ class Plugin:
         """
         return self._native().function_exists(name)
 
+    def fuel_consumed(self) -> Optional[int]:
+        """
+        The fuel the last call used (not in the official SDK; the official
+        Rust SDK's ``fuel_consumed``), or None when the plugin has no fuel
+        limit or has not been called.
+        """
+        return self._native().fuel_consumed()
+
     def call(
         self,
         function_name: str,
@@ -800,6 +808,14 @@ class CurrentPlugin:
     def host_context(self) -> Any:
         """The ``host_context`` passed to :py:meth:`Plugin.call` (None by default)."""
         return self.pointer.host_context()
+
+    def time_remaining(self) -> Optional[float]:
+        """
+        The seconds left before the call's ``timeout_ms`` runs out (0.0 once it
+        has), or None when the plugin has no timeout (not in the official SDK;
+        the official Rust SDK's ``time_remaining``).
+        """
+        return self.pointer.time_remaining()
 
     def alloc(self, size: int) -> Memory:
         """
