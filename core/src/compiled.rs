@@ -27,6 +27,13 @@ pub(crate) enum ImportSource {
     Linker { module: String, name: String },
     /// An export of another module of the manifest (index into `modules`).
     Module { index: usize, name: String },
+    /// A function export of a module instantiated later (a cycle of
+    /// function imports): a trampoline that calls it once it exists.
+    Deferred {
+        index: usize,
+        name: String,
+        ty: wasmtime::FuncType,
+    },
     /// The import cannot be satisfied; instantiation fails with this error.
     Unresolved(Error),
 }
@@ -348,11 +355,24 @@ fn compile(
         .collect();
 
     let mut modules = Vec::with_capacity(compiled.len());
-    for &i in &order {
+    for (me, &i) in order.iter().enumerate() {
         let (name, module) = &compiled[i];
         let imports = module
             .imports()
-            .map(|import| plan_import(shared, &import, &position, &user, wasi))
+            .map(|import| match plan_import(shared, &import, &position, &user, wasi) {
+                // From this module itself or one instantiated later.
+                ImportSource::Module { index, name } if index >= me => match import.ty() {
+                    ExternType::Func(ty) => ImportSource::Deferred { index, name, ty },
+                    // The order puts a later module first for any other
+                    // kind, so this is a module importing from itself.
+                    other => ImportSource::Unresolved(Error::compile(format!(
+                        "module `{}` cannot import its own {} `{name}`",
+                        import.module(),
+                        describe_type(&other)
+                    ))),
+                },
+                source => source,
+            })
             .collect();
         modules.push(CompiledModule {
             name: name.clone(),
@@ -488,64 +508,76 @@ fn plan_import(
     )))
 }
 
-/// Dependencies before dependents; a cycle is an error (the official runtime
-/// recurses forever on one).
+/// The order to instantiate the modules in: every module after those it
+/// imports memories, tables, globals or tags from, and, where a cycle leaves
+/// no other way, before a module it imports only functions from (those
+/// imports are then linked late, see `ImportSource::Deferred`). Among the
+/// modules that may come next, one whose function imports are all satisfied
+/// is preferred, then the first in manifest order. A cycle through a
+/// non-function import can never be resolved and is an error.
 fn instantiation_order(modules: &[(String, Module)]) -> Result<Vec<usize>> {
     let index: HashMap<&str, usize> = modules.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
-    let deps: Vec<Vec<usize>> = modules
+    // For each module: the modules it imports from, and whether any such
+    // import is not a function (a "hard" dependency).
+    let deps: Vec<Vec<(usize, bool)>> = modules
         .iter()
         .enumerate()
         .map(|(me, (_, m))| {
-            let mut d: Vec<usize> = m
-                .imports()
-                .filter_map(|i| index.get(i.module()).copied())
-                .filter(|&i| i != me)
-                .collect();
-            d.dedup();
+            let mut d: Vec<(usize, bool)> = Vec::new();
+            for import in m.imports() {
+                let Some(&from) = index.get(import.module()) else {
+                    continue;
+                };
+                if from == me {
+                    continue;
+                }
+                let hard = !matches!(import.ty(), ExternType::Func(_));
+                match d.iter_mut().find(|(i, _)| *i == from) {
+                    Some(entry) => entry.1 |= hard,
+                    None => d.push((from, hard)),
+                }
+            }
             d
         })
         .collect();
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Visiting,
-        Done,
-    }
-    fn visit(
-        i: usize,
-        deps: &[Vec<usize>],
-        marks: &mut [Mark],
-        order: &mut Vec<usize>,
-        path: &mut Vec<usize>,
-        modules: &[(String, Module)],
-    ) -> Result<()> {
-        match marks[i] {
-            Mark::Done => return Ok(()),
-            Mark::Visiting => {
-                let start = path.iter().position(|&p| p == i).unwrap_or(0);
-                let mut names: Vec<&str> = path[start..].iter().map(|&p| modules[p].0.as_str()).collect();
-                names.push(&modules[i].0);
-                return Err(Error::compile(format!(
-                    "circular imports between Extism manifest modules: {}",
-                    names.join(" -> ")
-                )));
-            }
-            Mark::New => {}
-        }
-        marks[i] = Mark::Visiting;
-        path.push(i);
-        for &d in &deps[i] {
-            visit(d, deps, marks, order, path, modules)?;
-        }
-        path.pop();
-        marks[i] = Mark::Done;
-        order.push(i);
-        Ok(())
-    }
-    let mut marks = vec![Mark::New; modules.len()];
+    let mut placed = vec![false; modules.len()];
     let mut order = Vec::with_capacity(modules.len());
-    for i in 0..modules.len() {
-        visit(i, &deps, &mut marks, &mut order, &mut Vec::new(), modules)?;
+    while order.len() < modules.len() {
+        let ready =
+            |i: usize, soft_too: bool| !placed[i] && deps[i].iter().all(|&(d, hard)| placed[d] || !(hard || soft_too));
+        let next = (0..modules.len())
+            .find(|&i| ready(i, true))
+            .or_else(|| (0..modules.len()).find(|&i| ready(i, false)));
+        match next {
+            Some(i) => {
+                placed[i] = true;
+                order.push(i);
+            }
+            None => return Err(hard_cycle_error(modules, &deps, &placed)),
+        }
     }
     Ok(order)
+}
+
+/// The error for a cycle of non-function imports among the unplaced modules,
+/// naming it: `a -> b -> a`.
+fn hard_cycle_error(modules: &[(String, Module)], deps: &[Vec<(usize, bool)>], placed: &[bool]) -> Error {
+    // Every unplaced module has an unplaced hard dependency: follow them
+    // until one repeats.
+    let mut path: Vec<usize> = Vec::new();
+    let mut at = (0..modules.len()).find(|&i| !placed[i]).unwrap_or(0);
+    while !path.contains(&at) {
+        path.push(at);
+        match deps[at].iter().find(|&&(d, hard)| hard && !placed[d]) {
+            Some(&(d, _)) => at = d,
+            None => break,
+        }
+    }
+    let start = path.iter().position(|&p| p == at).unwrap_or(0);
+    let mut names: Vec<&str> = path[start..].iter().map(|&p| modules[p].0.as_str()).collect();
+    names.push(&modules[at].0);
+    Error::compile(format!(
+        "circular imports between Extism manifest modules: {}",
+        names.join(" -> ")
+    ))
 }

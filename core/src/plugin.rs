@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::{Extern, Func, Instance, Store, Trap, TypedFunc, Val, ValType};
@@ -626,6 +626,8 @@ fn instantiate_modules(
     kernel: &Kernel,
 ) -> Result<Option<Instance>> {
     let mut instances: Vec<Instance> = Vec::with_capacity(compiled.modules.len());
+    // Trampolines of deferred imports, filled once their module exists.
+    let mut pending: Vec<Deferred<'_>> = Vec::new();
     for (index, module) in compiled.modules.iter().enumerate() {
         let mut externs: Vec<Extern> = Vec::with_capacity(module.imports.len());
         for source in &module.imports {
@@ -633,6 +635,18 @@ fn instantiate_modules(
                 ImportSource::Kernel(export) => kernel.instance.get_module_export(&mut *store, export),
                 ImportSource::Linker { module, name } => compiled.linker.get(&mut *store, module, name).ok(),
                 ImportSource::Module { index, name } => instances[*index].get_export(&mut *store, name),
+                ImportSource::Deferred { index, name, ty } => {
+                    let slot = Arc::new(OnceLock::new());
+                    let target = &compiled.modules[*index].name;
+                    let func = deferred_trampoline(store, ty, slot.clone(), format!("{target}::{name}"));
+                    pending.push(Deferred {
+                        index: *index,
+                        name,
+                        ty,
+                        slot,
+                    });
+                    Some(Extern::Func(func))
+                }
                 ImportSource::Unresolved(e) => return Err(e.clone()),
             };
             let Some(ext) = ext else {
@@ -658,6 +672,7 @@ fn instantiate_modules(
             Err(e) if is_main && e.is::<OutOfMemory>() => return Ok(None),
             Err(e) => return Err(instantiate_error(e)),
         };
+        link_deferred(store, compiled, index, &instance, &mut pending)?;
         if is_main {
             store.data_mut().limiter.refill();
             initialize_main(store, &instance)?;
@@ -667,6 +682,64 @@ fn instantiate_modules(
         instances.push(instance);
     }
     Ok(Some(instances[compiled.main]))
+}
+
+/// A trampoline waiting for export `name` of module `index`.
+struct Deferred<'a> {
+    index: usize,
+    name: &'a str,
+    ty: &'a wasmtime::FuncType,
+    slot: Arc<OnceLock<Func>>,
+}
+
+/// A host function of type `ty` that calls the function `slot` will hold: the
+/// late end of a cycle of function imports between manifest modules.
+fn deferred_trampoline(
+    store: &mut Store<PluginState>,
+    ty: &wasmtime::FuncType,
+    slot: Arc<OnceLock<Func>>,
+    target: String,
+) -> Func {
+    Func::new(&mut *store, ty.clone(), move |mut caller, params, results| {
+        let Some(func) = slot.get() else {
+            return Err(wasmtime::Error::new(Error::new(
+                ErrorKind::Instantiate,
+                format!("`{target}` was called before its module was instantiated (circular imports)"),
+            )));
+        };
+        func.call(&mut caller, params, results)
+    })
+}
+
+/// Fill the trampolines that wait for exports of module `index`, now that
+/// `instance` exists; a missing or differently typed export is a link error.
+fn link_deferred(
+    store: &mut Store<PluginState>,
+    compiled: &Compiled,
+    index: usize,
+    instance: &Instance,
+    pending: &mut Vec<Deferred<'_>>,
+) -> Result<()> {
+    let module = &compiled.modules[index].name;
+    for waiting in pending.iter().filter(|d| d.index == index) {
+        let name = waiting.name;
+        let func = instance.get_func(&mut *store, name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Instantiate,
+                format!("unknown import: `{module}::{name}` has not been defined"),
+            )
+        })?;
+        let found = func.ty(&*store);
+        if !found.matches(waiting.ty) || !waiting.ty.matches(&found) {
+            return Err(Error::new(
+                ErrorKind::Instantiate,
+                format!("incompatible import type for `{module}::{name}`"),
+            ));
+        }
+        let _ = waiting.slot.set(func);
+    }
+    pending.retain(|d| d.index != index);
+    Ok(())
 }
 
 fn describe_missing(module: &crate::compiled::CompiledModule, position: usize) -> (String, String) {

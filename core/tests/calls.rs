@@ -213,24 +213,110 @@ fn multi_module_manifest() {
     assert_eq!(e.message(), "unknown import: `lib::seven` has not been defined");
 }
 
-#[test]
-fn circular_module_imports_are_an_error() {
-    let a = r#"(module (import "b" "f" (func)) (func (export "g")))"#;
-    let b = r#"(module (import "a" "g" (func)) (func (export "f")))"#;
+fn manifest_of(modules: &[(&str, Option<&str>)]) -> String {
     use base64::Engine;
-    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let manifest = format!(
-        r#"{{"wasm": [{{"data": "{}", "name": "a"}}, {{"data": "{}", "name": "b"}}, {{"data": "{}"}}]}}"#,
-        enc(a),
-        enc(b),
-        enc("(module)")
+    let entries: Vec<String> = modules
+        .iter()
+        .map(|(wat, name)| {
+            let data = base64::engine::general_purpose::STANDARD.encode(wat);
+            match name {
+                Some(name) => format!(r#"{{"data": "{data}", "name": "{name}"}}"#),
+                None => format!(r#"{{"data": "{data}"}}"#),
+            }
+        })
+        .collect();
+    format!(r#"{{"wasm": [{}]}}"#, entries.join(", "))
+}
+
+#[test]
+fn circular_function_imports_between_modules_are_linked() {
+    // lhs and rhs import functions from each other, as in the JS SDK's tests.
+    let lhs = r#"(module (import "rhs" "add_one" (func $add_one (param i32) (result i32)))
+        (func (export "double_plus_one") (param i32) (result i32)
+          (call $add_one (i32.mul (local.get 0) (i32.const 2))))
+        (func (export "sub_one") (param i32) (result i32) (i32.sub (local.get 0) (i32.const 1))))"#;
+    let rhs = r#"(module (import "lhs" "sub_one" (func $sub_one (param i32) (result i32)))
+        (func (export "add_one") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+        (func (export "roundtrip") (param i32) (result i32) (call $sub_one (local.get 0))))"#;
+    let main = r#"(module
+        (import "lhs" "double_plus_one" (func $dpo (param i32) (result i32)))
+        (import "rhs" "roundtrip" (func $rt (param i32) (result i32)))
+        (func (export "dpo") (result i32) (call $dpo (i32.const 20)))
+        (func (export "rt") (result i32) (call $rt (i32.const 10))))"#;
+    for modules in [
+        [(lhs, Some("lhs")), (rhs, Some("rhs")), (main, None)],
+        [(rhs, Some("rhs")), (lhs, Some("lhs")), (main, None)],
+        [(main, None), (lhs, Some("lhs")), (rhs, Some("rhs"))],
+    ] {
+        let mut p = PluginBuilder::new(manifest_of(&modules)).build().unwrap();
+        assert_eq!(p.call_with_context("dpo", b"", None).rc, 41);
+        assert_eq!(p.call_with_context("rt", b"", None).rc, 9);
+    }
+    // A module may import its own function export.
+    let selfish = r#"(module (import "me" "seven" (func $seven (result i32)))
+        (func (export "seven") (result i32) (i32.const 7))
+        (func (export "via_import") (result i32) (call $seven)))"#;
+    let mut p = PluginBuilder::new(manifest_of(&[(selfish, Some("me")), (
+        r#"(module (import "me" "via_import" (func $v (result i32))) (func (export "run") (result i32) (call $v)))"#,
+        None,
+    )]))
+    .build()
+    .unwrap();
+    assert_eq!(p.call_with_context("run", b"", None).rc, 7);
+}
+
+#[test]
+fn circular_imports_that_cannot_resolve_are_errors() {
+    // A memory cannot be linked late: a cycle through one is an error.
+    let a = r#"(module (import "b" "mem" (memory 1)) (func (export "g")))"#;
+    let b = r#"(module (import "a" "g" (func)) (import "a" "mem2" (memory 1)) (memory (export "mem") 1))"#;
+    let e = PluginBuilder::new(manifest_of(&[(a, Some("a")), (b, Some("b")), ("(module)", None)]))
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.message(),
+        "circular imports between Extism manifest modules: a -> b -> a"
     );
-    let e = PluginBuilder::new(manifest).build().err().unwrap();
+    // A start function that calls into a module not instantiated yet.
+    let early = r#"(module (import "late" "f" (func $f)) (func $start (call $f)) (start $start)
+        (func (export "g")))"#;
+    let late = r#"(module (import "early" "g" (func)) (func (export "f")))"#;
+    let e = PluginBuilder::new(manifest_of(&[
+        (early, Some("early")),
+        (late, Some("late")),
+        ("(module)", None),
+    ]))
+    .build()
+    .err()
+    .unwrap();
     assert!(
         e.message()
-            .starts_with("circular imports between Extism manifest modules"),
+            .contains("`late::f` was called before its module was instantiated (circular imports)"),
         "{e}"
     );
+    // A late export that does not exist, or has another type.
+    let wants = r#"(module (import "other" "missing" (func)) (func (export "g")))"#;
+    let other = r#"(module (import "wants" "g" (func)) (func (export "present")))"#;
+    let e = PluginBuilder::new(manifest_of(&[
+        (wants, Some("wants")),
+        (other, Some("other")),
+        ("(module)", None),
+    ]))
+    .build()
+    .err()
+    .unwrap();
+    assert_eq!(e.message(), "unknown import: `other::missing` has not been defined");
+    let typed = r#"(module (import "other" "present" (func (param i32))) (func (export "g")))"#;
+    let e = PluginBuilder::new(manifest_of(&[
+        (typed, Some("wants")),
+        (other, Some("other")),
+        ("(module)", None),
+    ]))
+    .build()
+    .err()
+    .unwrap();
+    assert_eq!(e.message(), "incompatible import type for `other::present`");
 }
 
 #[test]
