@@ -37,8 +37,43 @@ pub enum ErrorKind {
     InvalidArgument,
     /// Calling into a plugin from one of its own host functions.
     Reentrant,
+    /// A module's SHA-256 differs from the manifest's `hash`
+    /// ([`ErrorDetail::HashMismatch`]).
+    HashMismatch,
+    /// An import of a module that neither the host nor another module of the
+    /// manifest provides ([`ErrorDetail::UnresolvedImport`]).
+    UnresolvedImport,
+    /// `var_set` would take the var store over `memory.max_var_bytes`
+    /// ([`ErrorDetail::VarLimit`]).
+    VarLimit,
     /// Anything else.
     Other,
+}
+
+/// The facts behind an error, for frontends that word it their own way (the
+/// Node addon speaks the JS SDK's texts); the message stays the core's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorDetail {
+    /// `module` (its manifest name) hashed to `found`, not `expected`.
+    HashMismatch {
+        module: String,
+        expected: String,
+        found: String,
+    },
+    /// Import `module::name` of the module at the end of `path` is not
+    /// provided. `path` names the modules from `main` down to the importing
+    /// one (`["main", "lhs"]`), or only the importing one when it is no
+    /// dependency of `main`.
+    UnresolvedImport {
+        path: Vec<String>,
+        module: String,
+        name: String,
+    },
+    /// The var store would hold `requested` bytes (counted as `var_set`
+    /// counts them: key, value and entry overhead of every var), over the
+    /// `allowed` maximum.
+    VarLimit { requested: u64, allowed: u64 },
 }
 
 /// An error with a kind and a final, user-facing message.
@@ -46,6 +81,8 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// Boxed: most errors have none, and `Result`s stay small.
+    detail: Option<Box<ErrorDetail>>,
 }
 
 impl Error {
@@ -53,11 +90,55 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// The same error carrying `detail`.
+    pub fn with_detail(mut self, detail: ErrorDetail) -> Self {
+        self.detail = Some(Box::new(detail));
+        self
     }
 
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The facts behind the error, for the kinds that have them.
+    pub fn detail(&self) -> Option<&ErrorDetail> {
+        self.detail.as_deref()
+    }
+
+    /// `HashMismatch`: `Hash mismatch, found FOUND but expected EXPECTED`.
+    pub(crate) fn hash_mismatch(module: &str, expected: &str, found: &str) -> Self {
+        Error::new(
+            ErrorKind::HashMismatch,
+            format!("Hash mismatch, found {found} but expected {expected}"),
+        )
+        .with_detail(ErrorDetail::HashMismatch {
+            module: module.to_string(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+        })
+    }
+
+    /// `UnresolvedImport`: ``unknown import: `MODULE::NAME` has not been defined``.
+    pub fn unresolved_import(path: Vec<String>, module: &str, name: &str) -> Self {
+        Error::new(
+            ErrorKind::UnresolvedImport,
+            format!("unknown import: `{module}::{name}` has not been defined"),
+        )
+        .with_detail(ErrorDetail::UnresolvedImport {
+            path,
+            module: module.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// `VarLimit`: `Variable store is full`.
+    pub(crate) fn var_limit(requested: u64, allowed: u64) -> Self {
+        Error::new(ErrorKind::VarLimit, "Variable store is full")
+            .with_detail(ErrorDetail::VarLimit { requested, allowed })
     }
 
     pub fn message(&self) -> &str {

@@ -263,20 +263,18 @@ impl Manifest {
         for (index, wasm) in self.wasm.iter().enumerate() {
             let (name, hash) = wasm.meta();
             let bytes = fetch(wasm, options)?;
-            if let Some(expected) = hash {
-                let actual = hex(&Sha256::digest(&bytes));
-                if &actual != expected {
-                    return Err(Error::manifest(format!(
-                        "Hash mismatch, found {actual} but expected {expected}"
-                    )));
-                }
-            }
             let is_last = index + 1 == count;
             let name = if count == 1 || (is_last && !have_main) {
                 MAIN.to_string()
             } else {
                 name.clone().unwrap_or_else(|| MAIN.to_string())
             };
+            if let Some(expected) = hash {
+                let actual = hex(&Sha256::digest(&bytes));
+                if &actual != expected {
+                    return Err(Error::hash_mismatch(&name, expected, &actual));
+                }
+            }
             if name == MAIN {
                 have_main = true;
             }
@@ -429,9 +427,16 @@ mod tests {
         assert!(ok.load_modules(LoadOptions::default()).is_ok());
         let upper = sha.to_uppercase();
         let bad = Manifest::parse(&format!(r#"{{"wasm": [{{"data": "{empty}", "hash": "{upper}"}}]}}"#)).unwrap();
+        let e = bad.load_modules(LoadOptions::default()).err().unwrap();
+        assert_eq!(e.message(), format!("Hash mismatch, found {sha} but expected {upper}"));
+        assert_eq!(e.kind(), crate::ErrorKind::HashMismatch);
         assert_eq!(
-            bad.load_modules(LoadOptions::default()).err().unwrap().message(),
-            format!("Hash mismatch, found {sha} but expected {upper}")
+            e.detail(),
+            Some(&crate::ErrorDetail::HashMismatch {
+                module: "main".into(),
+                expected: upper.clone(),
+                found: sha.clone(),
+            })
         );
         let missing = Manifest::parse(r#"{"wasm": [{"path": "/no/such/file.wasm"}]}"#).unwrap();
         assert_eq!(

@@ -146,8 +146,9 @@ fn var_set(mut caller: Ctx<'_>, key: i64, value: i64) -> wasmtime::Result<()> {
         .iter()
         .map(|(k, v)| VAR_ENTRY_OVERHEAD + k.len() as u64 + v.len() as u64)
         .sum();
-    if VAR_ENTRY_OVERHEAD + key_text.len() as u64 + bytes.len() as u64 + used > limit {
-        return Err(fail("Variable store is full".into()));
+    let requested = VAR_ENTRY_OVERHEAD + key_text.len() as u64 + bytes.len() as u64 + used;
+    if requested > limit {
+        return Err(wasmtime::Error::new(Error::var_limit(requested, limit)));
     }
     free(&mut caller, key)?;
     free(&mut caller, value)?;
