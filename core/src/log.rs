@@ -7,6 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tracing::level_filters::LevelFilter;
@@ -57,10 +58,13 @@ impl LogLevel {
 /// Receives a plugin's log messages.
 pub type LogCallback = dyn Fn(LogLevel, &str) + Send + Sync;
 
-/// A per-plugin log sink: messages at `level` or less verbose go to `callback`.
+/// A per-plugin log sink: messages at its level or less verbose go to
+/// `callback`. Clones share the level, so whoever made the sink may change
+/// it while the plugin runs (the JS SDK's settable `CallContext.logLevel`).
 #[derive(Clone)]
 pub struct LogSink {
-    pub level: Option<LogLevel>,
+    /// `get_log_level`'s number of the level (`LOG_OFF` for none).
+    level: Arc<AtomicI32>,
     pub callback: Arc<LogCallback>,
 }
 
@@ -68,10 +72,32 @@ impl LogSink {
     /// A sink with `level` (`None` = off).
     pub fn new(level: Option<LogLevel>, callback: impl Fn(LogLevel, &str) + Send + Sync + 'static) -> Self {
         LogSink {
-            level,
+            level: Arc::new(AtomicI32::new(level_number(level))),
             callback: Arc::new(callback),
         }
     }
+
+    /// The level now (`None` = off).
+    pub fn level(&self) -> Option<LogLevel> {
+        match self.level.load(Ordering::Relaxed) {
+            0 => Some(LogLevel::Trace),
+            1 => Some(LogLevel::Debug),
+            2 => Some(LogLevel::Info),
+            3 => Some(LogLevel::Warn),
+            4 => Some(LogLevel::Error),
+            _ => None,
+        }
+    }
+
+    /// Change the level of this sink and of every clone of it, from the next
+    /// message or `get_log_level` on.
+    pub fn set_level(&self, level: Option<LogLevel>) {
+        self.level.store(level_number(level), Ordering::Relaxed);
+    }
+}
+
+fn level_number(level: Option<LogLevel>) -> i32 {
+    level.map(|l| l as i32).unwrap_or(LOG_OFF)
 }
 
 /// The filter for a `log_level` argument of the C API: a plain level means
@@ -193,7 +219,7 @@ fn level_code(filter: LevelFilter) -> i32 {
 /// `get_log_level` for a plugin with or without its own sink.
 pub(crate) fn plugin_log_level(sink: Option<&LogSink>) -> i32 {
     match sink {
-        Some(s) => s.level.map(|l| l as i32).unwrap_or(LOG_OFF),
+        Some(s) => s.level.load(Ordering::Relaxed),
         None => global_log_level(),
     }
 }
