@@ -40,7 +40,7 @@ pub use compiled::{CompiledPlugin, ModuleDescription, PluginBuilder};
 pub use current_plugin::CurrentPlugin;
 pub use error::{panic_message, Error, ErrorDetail, ErrorKind, Result};
 pub use function::{Function, HostCallback, HostValues, Val, ValType, PTR, USER_NAMESPACE};
-pub use http::host_allowed;
+pub use http::{host_allowed, HttpClient, HttpClientRequest, HttpClientResponse};
 pub use kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
 pub use limits::CancelHandle;
 pub use manifest::{Manifest, Wasm};

@@ -2,11 +2,12 @@
 //! vars, HTTP and logging. They run on the host and reach Extism memory
 //! through the kernel.
 
-use std::time::Instant;
-
 use wasmtime::{Caller, Linker};
 
+use crate::current_plugin::CurrentPlugin;
 use crate::error::{Error, ErrorKind, Result};
+use crate::function::{Function, Val, ValType};
+use crate::http::{HttpClient, HttpClientRequest, HttpClientResponse};
 use crate::kernel::ENV_MODULE;
 use crate::log::{self, LogLevel};
 use crate::state::PluginState;
@@ -157,36 +158,79 @@ fn var_set(mut caller: Ctx<'_>, key: i64, value: i64) -> wasmtime::Result<()> {
 }
 
 fn http_request(mut caller: Ctx<'_>, request: i64, body: i64) -> wasmtime::Result<i64> {
+    send_http_request(&mut caller, request, body, None)
+}
+
+/// `http_request`, through `client` or (with `None`) the runtime's own.
+fn send_http_request(
+    caller: &mut Ctx<'_>,
+    request: i64,
+    body: i64,
+    client: Option<&HttpClient>,
+) -> wasmtime::Result<i64> {
     caller.data_mut().http_status = 0;
     if let Some(headers) = caller.data_mut().http_headers.as_mut() {
         headers.clear();
     }
-    let text = read_block(&mut caller, request, "http request")?;
+    let text = read_block(caller, request, "http request")?;
     let parsed: crate::http::HttpRequest =
         serde_json::from_slice(&text).map_err(|e| fail(format!("invalid http request: {e}")))?;
     let body_bytes = if body == 0 {
         None
     } else {
-        Some(read_block(&mut caller, body, "http request body")?)
+        Some(read_block(caller, body, "http request body")?)
     };
     let (allowed, max_body) = {
         let m = &caller.data().compiled.manifest;
         (m.allowed_hosts.clone(), m.max_http_response_bytes())
     };
-    let timeout = caller
-        .data()
-        .deadline
-        .map(|d| d.saturating_duration_since(Instant::now()));
-    let response = crate::http::plugin_request(&parsed, body_bytes.as_deref(), allowed.as_deref(), max_body, timeout)
-        .map_err(wasmtime::Error::new)?;
+    let deadline = caller.data().deadline;
+    let response = crate::http::plugin_request(
+        &parsed,
+        body_bytes.as_deref(),
+        allowed.as_deref(),
+        max_body,
+        deadline,
+        client,
+    )
+    .map_err(wasmtime::Error::new)?;
     let state = caller.data_mut();
     state.http_status = response.status;
     if let Some(headers) = state.http_headers.as_mut() {
         *headers = response.headers;
     }
-    let result = write_block(&mut caller, &response.body)?;
-    free_consumed(&mut caller, &[request, body])?;
+    let result = write_block(caller, &response.body)?;
+    free_consumed(caller, &[request, body])?;
     Ok(result)
+}
+
+impl Function {
+    /// The built-in `extism:host/env::http_request` with the plugin's
+    /// requests sent by `client` instead of the runtime's own HTTP client
+    /// (the Node addon's `fetch` option). Everything else stays the
+    /// built-in's: `allowed_hosts` is checked before `client` is called, on
+    /// every hop (a 3xx response with a `Location` is followed by the
+    /// runtime, which asks `client` again), the body limit of
+    /// `memory.max_http_response_bytes` applies, and `http_status_code` and
+    /// `http_headers` report the response. Add it as any host function; a
+    /// later host function of that name still replaces it.
+    pub fn http_client<F>(client: F) -> Function
+    where
+        F: Fn(&HttpClientRequest) -> Result<HttpClientResponse> + Send + Sync + 'static,
+    {
+        let callback = move |plugin: &mut CurrentPlugin<'_>, inputs: &[Val], outputs: &mut [Val]| -> Result<()> {
+            let arg = |i: usize| inputs.get(i).and_then(Val::i64).unwrap_or(0);
+            let handle = send_http_request(&mut plugin.caller, arg(0), arg(1), Some(&client))
+                .map_err(|e| crate::plugin::call_error_from_wasmtime(e).1)?;
+            if let Some(slot) = outputs.first_mut() {
+                *slot = Val::I64(handle);
+            }
+            Ok(())
+        };
+        Function::new("http_request", [ValType::I64, ValType::I64], [ValType::I64], callback)
+            .expect("i64 is a host function type")
+            .with_namespace(ENV_MODULE)
+    }
 }
 
 fn http_headers(mut caller: Ctx<'_>) -> wasmtime::Result<i64> {
