@@ -29,7 +29,8 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOMA
   -e 's|@NATIVE_STATIC_LIBS_CMAKE@|$(subst $(eval) ,;,$(patsubst -l%,%,$(NATIVE_STATIC_LIBS)))|g'
 
 # Install the C library (libextism.so with its soname links, and the static
-# libextism.a), the header, extism.pc and extism-static.pc, the CMake package
+# libextism.a), the headers (extism.h, and extism-ext.h for this library's
+# extensions), extism.pc and extism-static.pc, the CMake package
 # (lib/cmake/extism: targets extism::extism and extism::extism-static) and
 # the `extism` command under PREFIX.
 PREFIX ?= /usr/local
@@ -42,7 +43,7 @@ install: build
 	ln -sf libextism.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libextism.so
 	install -m 644 $(RELEASE)/libextism.a $(DESTDIR)$(PREFIX)/lib/libextism.a
 	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/libextism.a
-	install -m 644 include/extism.h $(DESTDIR)$(PREFIX)/include/extism.h
+	install -m 644 include/extism.h include/extism-ext.h $(DESTDIR)$(PREFIX)/include/
 	$(SUBST) capi/extism.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism.pc
 	$(SUBST) capi/extism-static.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/extism-static.pc
 	$(SUBST) capi/cmake/extismConfig.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/extism/extismConfig.cmake

@@ -177,7 +177,7 @@ mkdir -p "$work/moved"
 mv "$work/$name" "$work/moved/$name"
 root="$work/moved/$name"
 major="${version%%.*}"
-for f in lib/libextism.so."$version" lib/libextism.a include/extism.h lib/pkgconfig/extism.pc \
+for f in lib/libextism.so."$version" lib/libextism.a include/extism.h include/extism-ext.h lib/pkgconfig/extism.pc \
          lib/pkgconfig/extism-static.pc lib/cmake/extism/extismConfig.cmake \
          lib/cmake/extism/extismConfigVersion.cmake bin/extism; do
   [[ -f "$root/$f" ]] || { say "missing $f"; exit 1; }
