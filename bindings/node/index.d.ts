@@ -36,19 +36,21 @@ export declare class PluginOutput extends DataView<ArrayBufferLike> {
 
 /**
  * The first argument of every host function: access to the calling plugin.
- * It is valid until the host function returns (or its Promise settles).
+ * Its access to plugin memory lasts until the host function returns (or its
+ * Promise settles); afterwards `read` gives null and `length` 0n, and the
+ * other memory and var methods throw.
  */
 export declare class CallContext {
   private constructor();
   /** The `hostContext` given to the `call` that runs this host function. */
   hostContext<T = any>(): T;
-  /** The block at `addr`, or null for 0 or an address that is not a block. */
+  /** The block at `addr`, or null for 0, an address that is not a block, or after the host call returned. */
   read(addr: bigint | number): PluginOutput | null;
   /** Copy a string (as UTF-8) or bytes into a new block; returns its address. */
   store(input: string | Uint8Array): bigint;
   /** A new block of `size` bytes; `0n` when plugin memory is exhausted. */
   alloc(size: bigint | number): bigint;
-  /** The length of the block at `addr`, `0n` when there is none. */
+  /** The length of the block at `addr`, `0n` when there is none (or after the host call returned). */
   length(addr: bigint | number): bigint;
   /** The value of a plugin var, or null. */
   getVariable(name: string): PluginOutput | null;
@@ -58,8 +60,10 @@ export declare class CallContext {
   /** Make the current call fail with `Plugin-originated error: <message>`. */
   setError(err: string | Error | null): void;
   /**
-   * The plugin's log level. Read-only in this addon: setting it throws (the
-   * level is fixed by the `logLevel` option when the plugin is created).
+   * The plugin's log level: the `logLevel` option until it is set here. As in
+   * the official SDK, setting it changes the plugin's level from then on (its
+   * log messages and `get_log_level`, in this call and the next ones); an
+   * unknown level throws a `TypeError`.
    */
   get logLevel(): LogLevel;
   set logLevel(v: LogLevel);
@@ -112,7 +116,13 @@ export interface ExtismPluginOptions {
   enableWasiOutput?: boolean | undefined;
   /** Plugin config (replaces the manifest's). */
   config?: PluginConfigLike | undefined;
-  /** Only the global `fetch` is accepted: the runtime fetches URLs itself. */
+  /**
+   * Sends the plugin's HTTP requests (`http_request`), after the runtime's
+   * `allowedHosts` check, with `redirect: 'manual'` (the runtime follows
+   * redirects, checking each hop). Defaults to the global `fetch`; Node's own
+   * fetch is left to the runtime's native client. Needs `call()`: a
+   * synchronous call cannot wait for it.
+   */
   fetch?: typeof fetch | undefined;
   /** Accepted for compatibility; no effect. */
   sharedArrayBufferSize?: number | undefined;
@@ -222,6 +232,9 @@ export type ExtismErrorCode =
   | 'EXTISM_EXIT'
   | 'EXTISM_INVALID_ARGUMENT'
   | 'EXTISM_REENTRANT'
+  | 'EXTISM_HASH_MISMATCH'
+  | 'EXTISM_UNRESOLVED_IMPORT'
+  | 'EXTISM_VAR_LIMIT'
   | 'EXTISM_ERROR';
 
 /** An error from the runtime: `code` names its kind; `rc` is a failed call's return code. */

@@ -135,6 +135,8 @@ const CATALOGUE = {
  * - `Plugin error: function "NAME" does not exist` → not_found,
  *   `Function not found: NAME`; `Plugin error: TEXT` (a not callable export) → TEXT;
  * - `EXTISM: call canceled due to timeout` (EXTISM_TIMEOUT) → timeout, `timeout`;
+ * - `var memory limit exceeded: N bytes requested, M allowed` (EXTISM_VAR_LIMIT)
+ *   → host, `Variable store is full`;
  * - the very error a host function threw (no `code`) → host, its message;
  * - other codes carry the core's text as the message.
  */
@@ -146,6 +148,7 @@ const KINDS = {
   EXTISM_OUT_OF_MEMORY: 'oom',
   EXTISM_FUNCTION_NOT_FOUND: 'not_found',
   EXTISM_HOST_FUNCTION: 'host',
+  EXTISM_VAR_LIMIT: 'host',
   EXTISM_EXIT: 'exit',
 };
 
@@ -156,6 +159,7 @@ function mapError(err, funcName) {
   let text = err.message;
   if (err.code === 'EXTISM_PLUGIN') text = text.replace(/^Plugin-originated error: /, '');
   if (err.code === 'EXTISM_TIMEOUT') text = 'timeout';
+  if (err.code === 'EXTISM_VAR_LIMIT') text = 'Variable store is full';
   if (err.code === 'EXTISM_FUNCTION_NOT_FOUND') {
     text = text === `Plugin error: function "${funcName}" does not exist`
       ? `Function not found: ${funcName}`
@@ -167,15 +171,21 @@ function mapError(err, funcName) {
 /**
  * A creation error as {prefix, text}. Node shows the core's text without the
  * C API's `Unable to compile/create Extism plugin: ` prefix (prefix null, not
- * checked). Two wordings of its own map back to the core's text: a JSON string
- * that does not parse is rejected by the SDK itself (`JSON.parse`, as the
- * official JS SDK does) where the core says `Unknown manifest format`, and a
+ * checked). Wordings of its own (the JS SDK's) map back to the core's text: a
+ * JSON string that does not parse is rejected by the SDK itself (`JSON.parse`,
+ * as the official JS SDK does) where the core says `Unknown manifest format`, a
  * timeout while instantiating says `EXTISM: timed out while waiting for plugin
- * to instantiate (timeout)` where the core says `timeout`.
+ * to instantiate` where the core says `timeout`, and a hash mismatch says
+ * `Plugin error: hash mismatch. Expected: E. Actual: F` where the core says
+ * `Hash mismatch, found F but expected E`.
  */
 function mapCreateError(err) {
   if (err instanceof SyntaxError) return { prefix: null, text: 'Unknown manifest format' };
   if (err.code === 'EXTISM_TIMEOUT') return { prefix: null, text: 'timeout' };
+  if (err.code === 'EXTISM_HASH_MISMATCH') {
+    const [, expected, found] = /^Plugin error: hash mismatch\. Expected: (.*)\. Actual: (.*)$/.exec(err.message) ?? [];
+    return { prefix: null, text: `Hash mismatch, found ${found} but expected ${expected}` };
+  }
   return { prefix: null, text: err.message };
 }
 

@@ -1,8 +1,10 @@
 'use strict';
 // CallContext: the first argument of every host function (docs/node.md, CallContext),
 // over the addon's NativeCallContext (asynchronous calls) or a DirectContext
-// (synchronous ones). A context is valid until its host
-// function returns (or, for an async one, settles).
+// (synchronous ones). Its access to plugin memory lasts until its host
+// function returns (or, for an async one, settles): afterwards `read` answers
+// null and `length` 0n, as the JS SDK does for blocks that are gone, and the
+// other memory and var methods throw.
 
 const { PluginOutput } = require('./output.js');
 
@@ -31,7 +33,7 @@ function output(bytes) {
  * @internal The native side of a CallContext whose host function runs for a
  * synchronous call: the addon's `host*` functions (src/fast.rs) on the
  * plugin's handle, naming the host call by generation (a context kept after
- * its call returned is refused).
+ * its call returned reads nothing and is refused everything else).
  */
 class DirectContext {
   constructor(fast, handle, generation) {
@@ -76,13 +78,13 @@ class DirectContext {
 class CallContext {
   #native;
   #hostContext;
-  #logLevel;
+  #plugin;
 
   /** @internal */
-  constructor(native, hostContext, logLevel) {
+  constructor(native, hostContext, plugin) {
     this.#native = native;
     this.#hostContext = hostContext;
-    this.#logLevel = logLevel;
+    this.#plugin = plugin;
   }
 
   /** The `hostContext` given to the `call` that runs this host function. */
@@ -90,7 +92,7 @@ class CallContext {
     return this.#hostContext;
   }
 
-  /** The block at `addr`, or null for 0 or an address that is not a block. */
+  /** The block at `addr`, or null for 0, an address that is not a block, or after the host call returned. */
   read(addr) {
     return output(this.#native.read(address(addr, 'read(addr): addr')));
   }
@@ -106,7 +108,7 @@ class CallContext {
     return this.#native.alloc(address(size, 'alloc(size): size'));
   }
 
-  /** The length of the block at `addr`, 0n when there is none. */
+  /** The length of the block at `addr`, 0n when there is none (or the host call returned). */
   length(addr) {
     return this.#native.length(address(addr, 'length(addr): addr'));
   }
@@ -132,15 +134,18 @@ class CallContext {
     this.#native.setError(err instanceof Error ? err.message : String(err));
   }
 
-  /** This plugin's log level (set with the `logLevel` option of createPlugin). */
+  /** This plugin's log level (`logLevel` of createPlugin, until it is set here). */
   get logLevel() {
-    return this.#logLevel;
+    return this.#plugin.logLevel;
   }
 
-  set logLevel(_value) {
-    throw new Error(
-      'CallContext.logLevel cannot be changed by the native addon: set "logLevel" when creating the plugin',
-    );
+  /**
+   * Change the plugin's log level, as in the JS SDK: its later log messages
+   * and `get_log_level` follow it, for this call and the following ones
+   * (also through a context kept after its host call returned).
+   */
+  set logLevel(value) {
+    this.#plugin.setLogLevel(value);
   }
 }
 

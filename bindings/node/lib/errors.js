@@ -17,8 +17,14 @@ const CODES = {
   Exit: 'EXTISM_EXIT',
   InvalidArgument: 'EXTISM_INVALID_ARGUMENT',
   Reentrant: 'EXTISM_REENTRANT',
+  HashMismatch: 'EXTISM_HASH_MISMATCH',
+  UnresolvedImport: 'EXTISM_UNRESOLVED_IMPORT',
+  VarLimit: 'EXTISM_VAR_LIMIT',
   Other: 'EXTISM_ERROR',
 };
+
+/** The JS SDK's text for a reentrant call (also thrown by lib/plugin.js itself). */
+const NOT_REENTRANT = 'plugin is not reentrant';
 
 function decorate(error, outcome) {
   Object.defineProperty(error, 'code', { value: CODES[outcome.kind] ?? CODES.Other, enumerable: true, writable: true, configurable: true });
@@ -29,13 +35,18 @@ function decorate(error, outcome) {
 }
 
 /**
- * The error of a failed job.
- * @param {{kind: string, message: string, rc?: number}} outcome
- * @param {{op: string, name?: string}} job  `op` is `load` or `call` (or another job name)
+ * The error of a failed job, chosen by the core's error kind (and the
+ * structured `detail` some kinds carry), never by the core's message text.
+ * @param {{kind: string, message: string, rc?: number, detail?: object}} outcome
+ * @param {{op: string, name?: string, isFunctionExport?: (name: string) => boolean, hostModules?: Set<string>}} job
+ *   `op` is `load` or `call` (or another job name); `isFunctionExport` tells
+ *   whether main exports a function of that name; `hostModules` are the
+ *   import modules the host provides
  * @param {unknown} hostError  what a JS host function threw during this job, if anything
  */
 function toError(outcome, job, hostError) {
   const { kind, message } = outcome;
+  const detail = outcome.detail ?? {};
   switch (kind) {
     case 'HostFunction':
       // The official SDK rejects with the very error the host function threw.
@@ -44,19 +55,39 @@ function toError(outcome, job, hostError) {
     case 'Plugin':
       return decorate(new Error(`Plugin-originated error: ${message}`), outcome);
     case 'FunctionNotFound':
-      // `Function not found: NAME` is a contract text of the core (docs/abi.md, Error texts);
-      // any other text of this kind is an export of the wrong type.
-      if (message === `Function not found: ${job.name}`) {
+      // Main exports no function of that name, or (the core's text) one of a type a call cannot run.
+      if (!job.isFunctionExport?.(job.name)) {
         return decorate(new Error(`Plugin error: function "${job.name}" does not exist`), outcome);
       }
       return decorate(new Error(`Plugin error: ${message}`), outcome);
     case 'Timeout':
       return decorate(
         new Error(
-          job.op === 'load'
-            ? 'EXTISM: timed out while waiting for plugin to instantiate (timeout)'
-            : 'EXTISM: call canceled due to timeout',
+          job.op === 'load' ? 'EXTISM: timed out while waiting for plugin to instantiate' : 'EXTISM: call canceled due to timeout',
         ),
+        outcome,
+      );
+    case 'Reentrant':
+      return decorate(new Error(NOT_REENTRANT), outcome);
+    case 'HashMismatch':
+      return decorate(
+        new Error(`Plugin error: hash mismatch. Expected: ${detail.expected}. Actual: ${detail.found}`),
+        outcome,
+      );
+    case 'UnresolvedImport': {
+      const from = `from module "${(detail.path ?? []).join('"/"')}"`;
+      const what = `cannot resolve import "${detail.module}" "${detail.name}"`;
+      if (job.hostModules?.has(detail.module)) {
+        return decorate(
+          new Error(`${from}: ${what} ("${detail.module}" is a host module, but does not contain "${detail.name}")`),
+          outcome,
+        );
+      }
+      return decorate(new Error(`${from}: ${what}: not provided by host imports nor linked manifest items`), outcome);
+    }
+    case 'VarLimit':
+      return decorate(
+        new Error(`var memory limit exceeded: ${detail.requested} bytes requested, ${detail.allowed} allowed`),
         outcome,
       );
     case 'Trap':
@@ -68,4 +99,4 @@ function toError(outcome, job, hostError) {
   }
 }
 
-module.exports = { toError, CODES };
+module.exports = { toError, decorate, CODES, NOT_REENTRANT };

@@ -303,11 +303,7 @@ function settings(manifest, opts) {
       `unrecognized log level "${logLevel}"; expected one of "trace", "debug", "info", "warn", "error", "silent"`,
     );
   }
-  if (opts.fetch !== undefined && opts.fetch !== globalThis.fetch) {
-    throw new TypeError(
-      'a custom "fetch" is not supported by the native addon: the runtime fetches URLs and serves plugin HTTP itself',
-    );
-  }
+  const fetch = customFetch(opts.fetch);
   const functions = hostFunctions(opts.functions);
   const logger = opts.logger ?? console;
   if (!isObject(logger) && typeof logger !== 'function') throw new TypeError('"logger" must be an object with log methods');
@@ -316,6 +312,8 @@ function settings(manifest, opts) {
     functions,
     logger,
     logLevel,
+    fetch,
+    hostModules: hostModules(functions, Boolean(opts.useWasi)),
     load: {
       wasi: Boolean(opts.useWasi),
       wasiOutput: opts.enableWasiOutput === undefined ? undefined : Boolean(opts.enableWasiOutput),
@@ -323,8 +321,36 @@ function settings(manifest, opts) {
       httpResponseHeaders: Boolean(opts.allowHttpResponseHeaders),
       logLevel,
       functions: functions.map(({ namespace, name }) => ({ namespace, name })),
+      fetch: fetch !== null,
     },
   };
+}
+
+/** Node's own fetch, as it was when this package was loaded. */
+const NODE_FETCH = globalThis.fetch;
+
+/**
+ * The fetch that serves the plugin's HTTP requests, or null for the runtime's
+ * own HTTP client. As in the JS SDK, `opts.fetch` defaults to the global
+ * `fetch`: so a replaced `globalThis.fetch` (a test's mock) is used too, and
+ * Node's own fetch is left to the runtime, which does the same job natively.
+ */
+function customFetch(option) {
+  const fetch = option ?? globalThis.fetch;
+  if (fetch === undefined || fetch === null || fetch === NODE_FETCH) return null;
+  if (typeof fetch !== 'function') throw new TypeError(`"fetch" must be a function, not ${typeof fetch}`);
+  return fetch;
+}
+
+/** The import modules the host provides (for the JS SDK's texts of unresolved imports). */
+function hostModules(functions, wasi) {
+  const modules = new Set(['extism:host/env']);
+  for (const { namespace } of functions) modules.add(namespace);
+  if (wasi) {
+    modules.add('wasi_snapshot_preview1');
+    modules.add('wasi_unstable');
+  }
+  return modules;
 }
 
 async function prepare(source, opts) {

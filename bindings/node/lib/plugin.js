@@ -9,13 +9,14 @@ const native = require('./native.js');
 const fast = native.fastFunctions();
 const { PluginOutput } = require('./output.js');
 const { CallContext, DirectContext } = require('./call-context.js');
-const { toError } = require('./errors.js');
-const { prepare, prepareSync } = require('./manifest.js');
+const { toError, decorate, NOT_REENTRANT } = require('./errors.js');
+const { prepare, prepareSync, LOG_LEVELS } = require('./manifest.js');
 
 // Event kinds (src/bridge.rs).
 const HOST = 0;
 const LOG = 1;
 const DONE = 2;
+const FETCH = 3;
 
 /** Plugins by id, weakly: an idle plugin that nobody holds can be collected. */
 const states = new Map();
@@ -46,6 +47,9 @@ class State {
     this.handle = null;
     this.logger = prepared.logger;
     this.logLevel = prepared.logLevel;
+    /** The JS fetch serving the plugin's HTTP requests, or null (the runtime's own client). */
+    this.fetch = prepared.fetch;
+    this.hostModules = prepared.hostModules;
     /** Pending asynchronous jobs by id. */
     this.pending = new Map();
     /** Host contexts of pending calls by id. */
@@ -65,6 +69,23 @@ class State {
     this.nextHostContext = id >= 0xffffffff ? 1 : id + 1;
     this.hostContexts.set(id, value);
     return id;
+  }
+
+  /** `CallContext.logLevel = level`: the plugin's level from now on (the JS SDK's semantics). */
+  setLogLevel(level) {
+    if (!LOG_LEVELS.includes(level)) {
+      throw new TypeError(
+        `unrecognized log level "${level}"; expected one of "trace", "debug", "info", "warn", "error", "silent"`,
+      );
+    }
+    this.native?.setLogLevel(level);
+    this.logLevel = level;
+  }
+
+  /** Whether main exports a function named `name` (for the errors of calls). */
+  isFunctionExport(name) {
+    const exports = this.native?.describe().exports ?? [];
+    return exports.some((e) => e.name === name && e.kind === 'function');
   }
 
   takeHostError() {
@@ -156,7 +177,7 @@ function isThenable(value) {
 function newCallContext(state, native, hostContextId) {
   const hostContext =
     hostContextId === null || hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId);
-  return new CallContext(native, hostContext, state.logLevel);
+  return new CallContext(native, hostContext, state);
 }
 
 /** Runs a host function for an asynchronous call: it answers through `ctx`. */
@@ -264,6 +285,63 @@ function hostDirect(pluginId, index, generation, hostContextId, ...args) {
   }
 }
 
+/** A response's headers as `[name, value]` pairs (a `Headers`, pairs, or a plain object). */
+function headerPairs(headers) {
+  if (headers === null || headers === undefined) return [];
+  const pairs = typeof headers[Symbol.iterator] === 'function' ? Array.from(headers) : Object.entries(headers);
+  return pairs.map(([name, value]) => [String(name), String(value)]);
+}
+
+/** A response's body, reading at most `max + 1` bytes (more fail the request in the core). */
+async function bodyUpTo(response, max) {
+  const reader = response.body?.getReader?.();
+  if (!reader) {
+    if (typeof response.arrayBuffer !== 'function') return EMPTY;
+    return new Uint8Array(await response.arrayBuffer());
+  }
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.byteLength;
+    if (length > max) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+}
+
+/**
+ * Sends one HTTP request of the plugin with its `fetch` (src/fetch.rs): the
+ * core has checked `allowedHosts` and follows redirects itself (so `redirect:
+ * 'manual'`), and checks the body's size. A fetch that throws ends the call
+ * with that error, as a host function's would.
+ */
+async function runFetch(state, request, reply) {
+  try {
+    if (!state?.fetch) throw new Error('the plugin was garbage-collected');
+    const init = { method: request.method, headers: request.headers, redirect: 'manual' };
+    // As the JS SDK: GET and HEAD send no body (fetch refuses one).
+    if (request.body && request.method !== 'GET' && request.method !== 'HEAD') init.body = request.body;
+    if (request.timeoutMs !== null && request.timeoutMs !== undefined) {
+      init.signal = AbortSignal.timeout(Math.max(1, Math.ceil(request.timeoutMs)));
+    }
+    const response = await state.fetch(request.url, init);
+    const body = await bodyUpTo(response, request.maxBytes);
+    reply.resolve(Number(response.status), headerPairs(response.headers), body);
+  } catch (e) {
+    if (state) state.hostError = e;
+    try {
+      reply.reject(messageOf(e));
+    } catch {
+      // Already answered.
+    }
+  }
+}
+
 function log(state, level, text) {
   const logger = state?.logger;
   const method = logger?.[level];
@@ -302,6 +380,7 @@ function dispatch(kind, pluginId, a, b, c) {
     }
   } else if (kind === LOG) log(state, a, b);
   else if (kind === DONE) settle(state, a, b);
+  else if (kind === FETCH) runFetch(state, a, b);
 }
 
 /** A sync call's input: strings go to the addon as they are (it reads their UTF-8 in place). */
@@ -363,12 +442,12 @@ class Plugin {
       this.#checkOpen();
       if (this.#state.inHost > 0) {
         // It would wait for the very call that is waiting for this host function.
-        throw new Error('cannot make reentrant calls into plugin');
+        throw decorate(new Error(NOT_REENTRANT), { kind: 'Reentrant' });
       }
       const bytes = toInput(input);
       const state = this.#state;
       const hc = state.addHostContext(hostContext);
-      const job = { op: 'call', name: funcName, hostContext: hc, map: outputOf };
+      const job = { op: 'call', name: funcName, hostContext: hc, map: outputOf, isFunctionExport: (n) => state.isFunctionExport(n) };
       return submit(state, job, (id) => this.#native.call(id, funcName, bytes, hc));
     } catch (e) {
       return Promise.reject(e);
@@ -399,7 +478,7 @@ class Plugin {
     const hostError = state.takeHostError();
     if (result === null) return null;
     if (result instanceof ArrayBuffer) return new PluginOutput(result);
-    throw toError(result, { op: 'call', name: funcName }, hostError);
+    throw toError(result, { op: 'call', name: funcName, isFunctionExport: (n) => state.isFunctionExport(n) }, hostError);
   }
 
   /** True if main exports `funcName` as a callable plugin function. */
@@ -490,7 +569,9 @@ async function createPlugin(manifest, opts = {}) {
   const state = new State(prepared);
   const nativePlugin = newNative(state);
   try {
-    await submit(state, { op: 'load' }, (id) => nativePlugin.load(id, prepared.json, prepared.load));
+    await submit(state, { op: 'load', hostModules: prepared.hostModules }, (id) =>
+      nativePlugin.load(id, prepared.json, prepared.load),
+    );
   } catch (e) {
     nativePlugin.closeSync(); // ends the plugin thread now rather than at GC
     throw e;
@@ -508,7 +589,7 @@ function createPluginSync(manifest, opts = {}) {
   const nativePlugin = newNative(state);
   const outcome = inSync(state, () => nativePlugin.loadSync(prepared.json, prepared.load));
   const hostError = state.takeHostError();
-  if (!outcome.ok) throw toError(outcome, { op: 'load' }, hostError);
+  if (!outcome.ok) throw toError(outcome, { op: 'load', hostModules: prepared.hostModules }, hostError);
   return new Plugin(TOKEN, nativePlugin, state);
 }
 

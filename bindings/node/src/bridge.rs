@@ -13,19 +13,21 @@ use std::sync::{mpsc, Arc};
 use std::thread::ThreadId;
 
 use extism_core::log::LogLevel;
-use extism_core::{CurrentPlugin, Error, Val, ValType};
+use extism_core::{CurrentPlugin, Error, HttpClientRequest, HttpClientResponse, Val, ValType};
 use napi::bindgen_prelude::{sys, Function, FunctionRef, JsValue, JsValuesTupleIntoVec, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 
 use crate::call_context::{JsCallContext, Slot, SlotMsg};
 use crate::direct::DirectHost;
+use crate::fetch::{JsFetchReply, JsFetchRequest};
 use crate::plugin::{recv_polling, Outcome};
 
 /// Event kinds, as `dispatch` receives them in its first argument.
 const HOST: u32 = 0;
 const LOG: u32 = 1;
 const DONE: u32 = 2;
+const FETCH: u32 = 3;
 
 /// Something for the JS side of one plugin.
 pub(crate) enum Event {
@@ -39,6 +41,11 @@ pub(crate) enum Event {
     Log { level: LogLevel, text: String },
     /// Job `call_id` finished.
     Done { call_id: u32, outcome: Outcome },
+    /// Send a plugin's HTTP request with the plugin's JS `fetch`; answer through `reply`.
+    Fetch {
+        request: JsFetchRequest,
+        reply: JsFetchReply,
+    },
 }
 
 /// The arguments of `dispatch(kind, pluginId, a, b, c)`.
@@ -78,6 +85,12 @@ impl JsValuesTupleIntoVec for EventArgs {
                     id,
                     u32::to_napi_value(env, call_id)?,
                     crate::plugin::JsOutcome::to_napi_value(env, outcome.into_js())?,
+                ],
+                Event::Fetch { request, reply } => vec![
+                    u32::to_napi_value(env, FETCH)?,
+                    id,
+                    JsFetchRequest::to_napi_value(env, request)?,
+                    JsFetchReply::to_napi_value(env, reply)?,
                 ],
             })
         }
@@ -275,5 +288,28 @@ impl Bridge {
 
     pub fn plugin_id(&self) -> u32 {
         self.plugin_id
+    }
+
+    /// Send a plugin's HTTP request with the JS `fetch` of this plugin (the
+    /// core's `HttpClient`): on the JS thread, while the plugin thread waits.
+    pub fn fetch(&self, request: &HttpClientRequest) -> extism_core::Result<HttpClientResponse> {
+        if self.on_js_thread() {
+            // The JS thread runs the plugin: it cannot also wait for a fetch.
+            return Err(Error::host(
+                "a custom fetch cannot serve HTTP requests of callSync or createPluginSync: use call() or createPlugin()",
+            ));
+        }
+        let (tx, rx) = mpsc::channel();
+        let event = Event::Fetch {
+            request: JsFetchRequest::from_core(request),
+            reply: JsFetchReply::new(tx),
+        };
+        if !self.send(event) {
+            return Err(Error::host("the JS environment is shutting down"));
+        }
+        match recv_polling(&rx) {
+            Ok(answer) => answer.map_err(Error::host),
+            Err(_) => Err(Error::host("fetch was dropped without settling")),
+        }
     }
 }

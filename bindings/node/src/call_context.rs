@@ -117,24 +117,33 @@ impl JsCallContext {
         self.slot.host_context
     }
 
-    /// The bytes of the block at `address`; null for 0 or an invalid address.
+    /// The bytes of the block at `address`; null for 0 or an invalid
+    /// address, and once the host call has returned (its blocks may be gone,
+    /// as the JS SDK answers for a freed block).
     #[napi]
     pub fn read(&self, env: Env, addr: Unknown<'_>) -> napi::Result<Option<Buffer>> {
         let h = address(&env, addr)?;
-        let bytes = self.slot.with_plugin(move |p| {
-            if h == 0 {
-                return None;
-            }
-            p.block(h).ok().map(|b| b.to_vec())
-        })?;
+        let bytes = self
+            .slot
+            .with_plugin(move |p| {
+                if h == 0 {
+                    return None;
+                }
+                p.block(h).ok().map(|b| b.to_vec())
+            })
+            .unwrap_or(None);
         Ok(bytes.map(Buffer::from))
     }
 
-    /// The length of the block at `address` (0 when there is none).
+    /// The length of the block at `address` (0 when there is none, and once
+    /// the host call has returned).
     #[napi]
     pub fn length(&self, env: Env, addr: Unknown<'_>) -> napi::Result<BigInt> {
         let h = address(&env, addr)?;
-        let n = self.slot.with_plugin(move |p| p.length(h))?.map_err(core_error)?;
+        let n = match self.slot.with_plugin(move |p| p.length(h)) {
+            Ok(n) => n.map_err(core_error)?,
+            Err(_) => 0,
+        };
         Ok(BigInt::from(n))
     }
 

@@ -240,19 +240,22 @@ unsafe fn host_call<'a, const N: usize>(
 }
 
 /// `hostRead(handle, generation, address)`: the block's bytes as an
-/// ArrayBuffer, or null for 0 or an address that is not a block.
+/// ArrayBuffer, or null for 0, an address that is not a block, or a host
+/// call that has returned.
 unsafe extern "C" fn host_read(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     unsafe {
         run(env, || {
             let (direct, generation, [.., address]) = host_call::<3>(env, info)?;
             let h = direct::address(env, address)?;
-            direct.with_plugin(generation, |p| match h {
-                0 => null(env),
-                h => match p.block(h) {
-                    Ok(bytes) => direct::array_buffer(env, bytes),
-                    Err(_) => null(env),
-                },
-            })?
+            direct
+                .with_plugin(generation, |p| match h {
+                    0 => null(env),
+                    h => match p.block(h) {
+                        Ok(bytes) => direct::array_buffer(env, bytes),
+                        Err(_) => null(env),
+                    },
+                })
+                .unwrap_or_else(|_dead| null(env))
         })
     }
 }
@@ -285,15 +288,17 @@ unsafe extern "C" fn host_alloc(env: sys::napi_env, info: sys::napi_callback_inf
     }
 }
 
-/// `hostLength(handle, generation, address)`: the block's length, 0 when there is none.
+/// `hostLength(handle, generation, address)`: the block's length, 0 when
+/// there is none or the host call has returned.
 unsafe extern "C" fn host_length(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     unsafe {
         run(env, || {
             let (direct, generation, [.., address]) = host_call::<3>(env, info)?;
             let h = direct::address(env, address)?;
-            let n = direct
-                .with_plugin(generation, |p| p.length(h))?
-                .map_err(|e| e.message().to_string())?;
+            let n = match direct.with_plugin(generation, |p| p.length(h)) {
+                Ok(n) => n.map_err(|e| e.message().to_string())?,
+                Err(_dead) => 0,
+            };
             bigint(env, n)
         })
     }

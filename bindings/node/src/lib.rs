@@ -22,6 +22,7 @@ mod call_context;
 mod direct;
 mod error;
 mod fast;
+mod fetch;
 mod plugin;
 mod signature;
 

@@ -20,7 +20,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::bridge::{Bridge, Event, EventArgs, SyncScope};
-use crate::error::ErrorInfo;
+use crate::error::{ErrorInfo, JsErrorDetail};
 use crate::signature::type_name;
 
 /// How a job ended, before it becomes a [`JsOutcome`] on the JS thread.
@@ -42,6 +42,8 @@ pub struct JsOutcome {
     pub kind: Option<String>,
     pub message: Option<String>,
     pub rc: Option<i32>,
+    /// The facts behind a failure of some kinds (`HashMismatch`, `UnresolvedImport`, `VarLimit`).
+    pub detail: Option<JsErrorDetail>,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
             kind: None,
             message: None,
             rc: None,
+            detail: None,
         };
         match self {
             Outcome::Output(bytes) => js.output = Some(Buffer::from(bytes)),
@@ -63,6 +66,7 @@ impl Outcome {
                 js.kind = Some(e.kind.to_string());
                 js.message = Some(e.message);
                 js.rc = e.rc;
+                js.detail = e.detail.map(|d| *d);
             }
         }
         js
@@ -89,6 +93,9 @@ pub struct JsLoadOptions {
     /// means the process-wide logger.
     pub log_level: Option<String>,
     pub functions: Vec<JsFunctionName>,
+    /// The plugin's HTTP requests go to the JS `fetch` of the plugin
+    /// (`lib/plugin.js`) instead of the runtime's own client.
+    pub fetch: Option<bool>,
 }
 
 struct LoadSettings {
@@ -98,6 +105,7 @@ struct LoadSettings {
     http_response_headers: bool,
     log: Option<Option<LogLevel>>,
     functions: Vec<(String, String)>,
+    fetch: bool,
 }
 
 impl LoadSettings {
@@ -117,10 +125,7 @@ impl LoadSettings {
         };
         let log = match o.log_level.as_deref() {
             None => None,
-            Some("silent") => Some(None),
-            Some(text) => Some(Some(LogLevel::parse(text).ok_or_else(|| {
-                napi::Error::new(napi::Status::InvalidArg, format!("unrecognized log level \"{text}\""))
-            })?)),
+            Some(text) => Some(parse_log_level(text)?),
         };
         Ok(LoadSettings {
             wasi: o.wasi,
@@ -133,7 +138,18 @@ impl LoadSettings {
             http_response_headers: o.http_response_headers,
             log,
             functions: o.functions.into_iter().map(|f| (f.namespace, f.name)).collect(),
+            fetch: o.fetch.unwrap_or(false),
         })
+    }
+}
+
+/// `trace`..`error`, or `silent` (`None`).
+fn parse_log_level(text: &str) -> napi::Result<Option<LogLevel>> {
+    match text {
+        "silent" => Ok(None),
+        _ => LogLevel::parse(text)
+            .map(Some)
+            .ok_or_else(|| napi::Error::new(napi::Status::InvalidArg, format!("unrecognized log level \"{text}\""))),
     }
 }
 
@@ -173,6 +189,8 @@ pub(crate) struct Inner {
     /// (none for one that no module imports).
     result_types: Mutex<Vec<Vec<ValType>>>,
     active: AtomicBool,
+    /// The plugin's log sink (clones share its level: `setLogLevel` changes it).
+    log: Mutex<Option<LogSink>>,
 }
 
 impl Inner {
@@ -192,10 +210,16 @@ impl Inner {
             Function::typed_by_import(name.clone(), move |p, i, o| bridge.host_call(index, p, i, o))
                 .with_namespace(namespace.clone())
         });
+        // First, so that a JS host function replacing http_request still wins.
+        let fetch = settings.fetch.then(|| {
+            let bridge = self.bridge.clone();
+            Function::http_client(move |request| bridge.fetch(request))
+        });
         let compiled = PluginBuilder::from_manifest(manifest)
             .with_wasi(settings.wasi)
             .with_wasi_output(settings.wasi_output.clone())
             .with_fuel_limit(settings.fuel_limit)
+            .with_functions(fetch)
             .with_functions(functions)
             .compile()?;
         // Before instantiation: an initializer may call host functions.
@@ -213,6 +237,7 @@ impl Inner {
             let bridge = self.bridge.clone();
             LogSink::new(level, move |level, text| bridge.log(level, text))
         });
+        lock(&self.log).clone_from(&sink);
         let mut plugin = compiled.instantiate_with_log(sink)?;
         if settings.http_response_headers {
             plugin.allow_http_response_headers();
@@ -428,6 +453,7 @@ impl JsPlugin {
                 describe: Mutex::new(None),
                 result_types: Mutex::new(Vec::new()),
                 active: AtomicBool::new(false),
+                log: Mutex::new(None),
             }),
             jobs: Mutex::new(None),
         })
@@ -507,6 +533,17 @@ impl JsPlugin {
         if let Some(handle) = lock(&self.inner.cancel).as_ref() {
             handle.cancel();
         }
+    }
+
+    /// Change the plugin's log level (`trace`..`error`, `silent`), also
+    /// while it runs: its next log message and `get_log_level` see it.
+    #[napi]
+    pub fn set_log_level(&self, level: String) -> napi::Result<()> {
+        let level = parse_log_level(&level)?;
+        if let Some(sink) = lock(&self.inner.log).as_ref() {
+            sink.set_level(level);
+        }
+        Ok(())
     }
 
     #[napi]

@@ -110,13 +110,39 @@ test('core errors: a missing file, bad wasm, an empty manifest, a hash mismatch'
   const hash = createHash('sha256').update(bytes).digest('hex');
   const p = await createPlugin({ wasm: [{ data: bytes, hash }] });
   assert.equal(await echo(p), 'hi');
+  // The JS SDK's text (C and Python keep the core's `Hash mismatch, found H but expected E`).
   await assert.rejects(createPlugin({ wasm: [{ data: bytes, hash: '00'.repeat(32) }] }), {
-    message: `Hash mismatch, found ${hash} but expected ${'00'.repeat(32)}`,
+    message: `Plugin error: hash mismatch. Expected: ${'00'.repeat(32)}. Actual: ${hash}`,
+    code: 'EXTISM_HASH_MISMATCH',
+  });
+  assert.throws(() => createPluginSync({ wasm: [{ data: bytes, hash: 'not a good hash' }] }), {
+    message: /hash mismatch/,
+    code: 'EXTISM_HASH_MISMATCH',
   });
 });
 
 test('an import nothing provides fails at creation', async () => {
   await assert.rejects(createPlugin(wat('host')), /unknown import: `extism:host\/user::hello_world` has not been defined/);
+});
+
+// The JS SDK's texts for imports nothing provides, from the core's
+// UnresolvedImport kind. The core does not raise that kind yet (its import
+// planning in core/src/compiled.rs still raises Compile / Instantiate errors),
+// so this is a todo until it does.
+test('unresolved imports get the JS SDK texts', { todo: 'the core raises UnresolvedImport from compiled.rs' }, async () => {
+  const lhs = '(module (import "rhs" "add_one" (func (param i64) (result i64))) (func (export "f")))';
+  const main = '(module (import "lhs" "f" (func)) (func (export "run") (result i32) (i32.const 0)))';
+  await assert.rejects(
+    createPlugin({ wasm: [{ data: Buffer.from(lhs), name: 'lhs' }, { data: Buffer.from(main), name: 'main' }] }),
+    {
+      message: 'from module "main"/"lhs": cannot resolve import "rhs" "add_one": not provided by host imports nor linked manifest items',
+      code: 'EXTISM_UNRESOLVED_IMPORT',
+    },
+  );
+  await assert.rejects(createPlugin(wat('host'), { functions: { 'extism:host/user': { other() {} } } }), {
+    message:
+      'from module "main": cannot resolve import "extism:host/user" "hello_world" ("extism:host/user" is a host module, but does not contain "hello_world")',
+  });
 });
 
 test('multi-module manifests with names', async () => {
@@ -151,7 +177,7 @@ test('bad option types are TypeErrors', async () => {
     [{ memory: { maxPages: 'many' } }, /memory.maxPages/],
     [{ allowedHosts: 'example.com' }, /allowedHosts must be an array of strings/],
     [{ allowedPaths: { '/a': 3 } }, /allowedPaths/],
-    [{ fetch: async () => new Response('') }, /custom "fetch" is not supported/],
+    [{ fetch: 'fetch' }, '"fetch" must be a function, not string'],
   ];
   for (const [opts, message] of cases) {
     await assert.rejects(createPlugin(wat('echo'), opts), { name: 'TypeError', message }, JSON.stringify(opts));
@@ -173,7 +199,7 @@ test('the manifest timeout also bounds instantiation', async () => {
   const started = Date.now();
   await assert.rejects(createPlugin({ wasm: [{ path: wat('init_loop') }], timeout_ms: 200 }), {
     code: 'EXTISM_TIMEOUT',
-    message: /timeout/,
+    message: 'EXTISM: timed out while waiting for plugin to instantiate',
   });
   assert.throws(() => createPluginSync(wat('init_loop'), { timeoutMs: 100 }), { code: 'EXTISM_TIMEOUT' });
   assert.ok(Date.now() - started < 10_000);

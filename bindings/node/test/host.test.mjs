@@ -126,9 +126,20 @@ test('CallContext: alloc, length, read, store, vars, setError and logLevel', asy
           assert.throws(() => ctx.read('x'), { name: 'TypeError' });
           assert.throws(() => ctx.getVariable(1), { name: 'TypeError' });
           assert.equal(ctx.logLevel, 'warn');
-          assert.throws(() => {
-            ctx.logLevel = 'info';
-          }, /cannot be changed/);
+          // Settable, as in the JS SDK (logging.test.mjs shows its effect).
+          ctx.logLevel = 'info';
+          assert.equal(ctx.logLevel, 'info');
+          assert.throws(
+            () => {
+              ctx.logLevel = 'loud';
+            },
+            {
+              name: 'TypeError',
+              message: 'unrecognized log level "loud"; expected one of "trace", "debug", "info", "warn", "error", "silent"',
+            },
+          );
+          assert.equal(ctx.logLevel, 'info');
+          ctx.logLevel = 'warn';
           ctx.deleteVariable('k');
           checks.push('ok');
           return stored;
@@ -168,12 +179,15 @@ test('vars set by a host function are the plugin vars', async () => {
     },
   );
   assert.equal((await p.call('call_host', '')).text(), 'none');
-  // A context is dead once its host function returned.
-  assert.throws(() => ctxSaved.read(1n), /no longer valid/);
+  // A context is dead once its host function returned: reads find nothing
+  // (as the JS SDK answers for freed blocks), other access throws.
+  assert.equal(ctxSaved.read(1n), null);
+  assert.equal(ctxSaved.length(1n), 0n);
   // Also in a synchronous call, and still after later host calls of the same plugin.
   assert.equal(p.callSync('call_host', '').text(), 'none');
   const syncCtx = ctxSaved;
-  assert.throws(() => syncCtx.read(1n), /no longer valid/);
+  assert.equal(syncCtx.read(1n), null);
+  assert.equal(syncCtx.length(1n), 0n);
   stale = syncCtx;
   assert.equal(p.callSync('call_host', '').text(), 'none');
   assert.notEqual(ctxSaved, syncCtx);
@@ -268,13 +282,14 @@ test('a plugin cannot be called from its own host function', async () => {
     },
   });
   assert.equal((await plugin.call('call_host', 'x')).text(), 'outer');
-  assert.equal((await inner).message, 'cannot make reentrant calls into plugin');
+  assert.equal((await inner).message, 'plugin is not reentrant');
+  assert.equal((await inner).code, 'EXTISM_REENTRANT');
 
   const sync = createPluginSync(wat('host'), {
     functions: {
       [USER]: {
         hello_world(ctx) {
-          assert.throws(() => sync.callSync('call_host', 'again'), { message: 'cannot make reentrant calls into plugin', code: 'EXTISM_REENTRANT' });
+          assert.throws(() => sync.callSync('call_host', 'again'), { message: 'plugin is not reentrant', code: 'EXTISM_REENTRANT' });
           return ctx.store('sync outer');
         },
       },
@@ -342,4 +357,35 @@ test('host functions called by an initializer, during creation', async () => {
   await assert.rejects(createPlugin(source, { functions: { test: { init: () => { throw new Error('init failed'); } } } }), {
     message: /init failed/,
   });
+});
+
+test('a CallContext kept after its host call reads null and length 0n, as the JS SDK does after reset()', async () => {
+  const offsets = [0n, 0n];
+  let kept = null;
+  const p = await createPlugin(wat('host'), {
+    functions: {
+      [USER]: {
+        hello_world(ctx, addr) {
+          kept = ctx;
+          offsets[0] = addr;
+          offsets[1] = ctx.store('wow okay then');
+          return offsets[1];
+        },
+      },
+    },
+  });
+  assert.equal((await p.call('call_host', 'hello world')).text(), 'wow okay then');
+  assert.equal(await p.reset(), true);
+  assert.notEqual(offsets[0], 0n);
+  assert.notEqual(offsets[1], 0n);
+  assert.equal(kept.read(offsets[0]), null);
+  assert.equal(kept.read(offsets[1]), null);
+  assert.equal(kept.length(offsets[1]), 0n);
+  // Plugin memory stays out of reach: writes and vars still throw.
+  assert.throws(() => kept.store('x'), /no longer valid/);
+  assert.throws(() => kept.alloc(8), /no longer valid/);
+  assert.throws(() => kept.getVariable('k'), /no longer valid/);
+  assert.throws(() => kept.setError('late'), /no longer valid/);
+  // Bad arguments are still TypeErrors.
+  assert.throws(() => kept.read('x'), { name: 'TypeError' });
 });

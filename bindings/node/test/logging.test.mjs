@@ -65,3 +65,61 @@ test('a logger without some methods', async () => {
   await p.call('log_all', 'only errors');
   assert.deepEqual(seen, ['only errors']);
 });
+
+// `run` logs "a" at info and at error, calls the host function `pick_level`,
+// logs "b" at info and at error, and outputs get_log_level() as one byte.
+const SET_LEVEL = `(module
+  (import "extism:host/user" "pick_level" (func $pick))
+  (import "extism:host/env" "get_log_level" (func $level (result i32)))
+  (import "extism:host/env" "log_info" (func $info (param i64)))
+  (import "extism:host/env" "log_error" (func $error (param i64)))
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $out (param i64 i64)))
+  (func $byte (param $c i32) (result i64) (local $h i64)
+    (local.set $h (call $alloc (i64.const 1)))
+    (call $store_u8 (local.get $h) (local.get $c))
+    (local.get $h))
+  (func (export "run") (result i32)
+    (call $info (call $byte (i32.const 97)))
+    (call $error (call $byte (i32.const 97)))
+    (call $pick)
+    (call $info (call $byte (i32.const 98)))
+    (call $error (call $byte (i32.const 98)))
+    (call $out (call $byte (call $level)) (i64.const 1))
+    (i32.const 0)))`;
+
+test('CallContext.logLevel can be set, as in the JS SDK: the plugin logs at the new level from then on', async () => {
+  const { lines, logger } = recorder();
+  let next = 'info';
+  let kept = null;
+  const seen = [];
+  const functions = {
+    'extism:host/user': {
+      pick_level(ctx) {
+        seen.push(ctx.logLevel);
+        ctx.logLevel = next;
+        kept = ctx;
+      },
+    },
+  };
+  const p = await createPlugin(Buffer.from(SET_LEVEL), { logger, logLevel: 'error', functions });
+  // During the call: "b" is logged at info too, and get_log_level says info (2).
+  assert.deepEqual([...(await p.call('run')).bytes()], [2]);
+  assert.deepEqual(lines.splice(0), [['error', 'a'], ['info', 'b'], ['error', 'b']]);
+  // The level stays for the next calls (sync ones too), until set again.
+  next = 'silent';
+  assert.deepEqual([...p.callSync('run').bytes()], [0xff]);
+  assert.deepEqual(lines.splice(0), [['info', 'a'], ['error', 'a']]);
+  assert.deepEqual(seen, ['error', 'info']);
+  // A context kept after its host call still reads and sets the plugin's level.
+  assert.equal(kept.logLevel, 'silent');
+  kept.logLevel = 'warn';
+  next = 'warn';
+  assert.deepEqual([...(await p.call('run')).bytes()], [3]);
+  assert.deepEqual(lines.splice(0), [['error', 'a'], ['error', 'b']]);
+  assert.throws(() => {
+    kept.logLevel = 'verbose';
+  }, { name: 'TypeError', message: /unrecognized log level "verbose"/ });
+  assert.equal(kept.logLevel, 'warn');
+});

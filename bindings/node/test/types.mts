@@ -27,12 +27,14 @@ const options: ExtismPluginOptions = {
   allowedHosts: ['*.example.com'],
   allowedPaths: { '/data': '/tmp' },
   allowHttpResponseHeaders: true,
+  fetch: async (url, init) => fetch(url, init),
   functions: {
     'extism:host/user': {
       hello_world(ctx: CallContext, addr: bigint): bigint {
         const input: PluginOutput | null = ctx.read(addr);
         const text: string = input?.text() ?? '';
         const level: string = ctx.logLevel;
+        ctx.logLevel = 'debug';
         ctx.setVariable('seen', text + level);
         const seen: PluginOutput | null = ctx.getVariable('seen');
         ctx.deleteVariable('seen');
