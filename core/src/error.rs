@@ -46,6 +46,10 @@ pub enum ErrorKind {
     /// `var_set` would take the var store over `memory.max_var_bytes`
     /// ([`ErrorDetail::VarLimit`]).
     VarLimit,
+    /// A [`Pool`](crate::Pool) was closed: it hands out no more instances.
+    PoolClosed,
+    /// No pool instance became free within the time a caller would wait.
+    PoolTimeout,
     /// Anything else.
     Other,
 }

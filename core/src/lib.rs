@@ -32,6 +32,7 @@ pub mod log;
 pub mod manifest;
 mod pdk;
 mod plugin;
+mod pool;
 mod shared_plugin;
 mod state;
 mod wasi;
@@ -46,6 +47,7 @@ pub use limits::CancelHandle;
 pub use manifest::{Manifest, Wasm};
 pub use pdk::BUILTIN_FUNCTIONS;
 pub use plugin::{CallResult, Plugin, RC_ERROR, RC_TRAP};
+pub use pool::{Pool, PoolGuard};
 pub use shared_plugin::{PluginGuard, SharedPlugin};
 pub use wasi::{WasiOutput, WasiStream, WasiWriter};
 
