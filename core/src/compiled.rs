@@ -40,6 +40,9 @@ pub(crate) enum ImportSource {
 
 pub(crate) struct CompiledModule {
     pub name: String,
+    /// The modules from main down to this one (`["main", "lhs"]`), or this
+    /// one alone when main does not depend on it: for import errors.
+    pub path: Vec<String>,
     pub module: Module,
     pub imports: Vec<ImportSource>,
 }
@@ -354,28 +357,38 @@ fn compile(
         .map(|(pos, &i)| (compiled[i].0.as_str(), pos))
         .collect();
 
+    let main_name = match compiled.iter().find(|(n, _)| n == MAIN) {
+        Some((n, _)) => n.clone(),
+        None => compiled[*order.last().unwrap_or(&0)].0.clone(),
+    };
+    let paths = paths_from(&compiled, &main_name);
+
     let mut modules = Vec::with_capacity(compiled.len());
     for (me, &i) in order.iter().enumerate() {
         let (name, module) = &compiled[i];
+        let path = paths.get(name.as_str()).cloned().unwrap_or_else(|| vec![name.clone()]);
         let imports = module
             .imports()
-            .map(|import| match plan_import(shared, &import, &position, &user, wasi) {
-                // From this module itself or one instantiated later.
-                ImportSource::Module { index, name } if index >= me => match import.ty() {
-                    ExternType::Func(ty) => ImportSource::Deferred { index, name, ty },
-                    // The order puts a later module first for any other
-                    // kind, so this is a module importing from itself.
-                    other => ImportSource::Unresolved(Error::compile(format!(
-                        "module `{}` cannot import its own {} `{name}`",
-                        import.module(),
-                        describe_type(&other)
-                    ))),
+            .map(
+                |import| match plan_import(shared, &import, &position, &user, wasi, &path) {
+                    // From this module itself or one instantiated later.
+                    ImportSource::Module { index, name } if index >= me => match import.ty() {
+                        ExternType::Func(ty) => ImportSource::Deferred { index, name, ty },
+                        // The order puts a later module first for any other
+                        // kind, so this is a module importing from itself.
+                        other => ImportSource::Unresolved(Error::compile(format!(
+                            "module `{}` cannot import its own {} `{name}`",
+                            import.module(),
+                            describe_type(&other)
+                        ))),
+                    },
+                    source => source,
                 },
-                source => source,
-            })
+            )
             .collect();
         modules.push(CompiledModule {
             name: name.clone(),
+            path,
             module: module.clone(),
             imports,
         });
@@ -451,6 +464,7 @@ fn plan_import(
     position: &HashMap<&str, usize>,
     user: &HashMap<(String, String), wasmtime::FuncType>,
     wasi: bool,
+    path: &[String],
 ) -> ImportSource {
     let (module, name) = (import.module(), import.name());
     let key = (module.to_string(), name.to_string());
@@ -503,9 +517,32 @@ fn plan_import(
     if wasi && (module == "wasi_snapshot_preview1" || module == "wasi_unstable") {
         return linker_source();
     }
-    ImportSource::Unresolved(Error::compile(format!(
-        "unknown import: `{module}::{name}` has not been defined"
-    )))
+    ImportSource::Unresolved(Error::unresolved_import(path.to_vec(), module, name))
+}
+
+/// For each module main reaches through imports, the shortest chain of
+/// modules from main to it.
+fn paths_from<'a>(modules: &'a [(String, Module)], main: &'a str) -> HashMap<&'a str, Vec<String>> {
+    let mut paths: HashMap<&str, Vec<String>> = HashMap::new();
+    paths.insert(main, vec![main.to_string()]);
+    let mut queue = std::collections::VecDeque::from([main]);
+    while let Some(at) = queue.pop_front() {
+        let Some((_, module)) = modules.iter().find(|(n, _)| n == at) else {
+            continue;
+        };
+        for import in module.imports() {
+            let Some((next, _)) = modules.iter().find(|(n, _)| n == import.module()) else {
+                continue;
+            };
+            if !paths.contains_key(next.as_str()) {
+                let mut path = paths[at].clone();
+                path.push(next.clone());
+                paths.insert(next.as_str(), path);
+                queue.push_back(next.as_str());
+            }
+        }
+    }
+    paths
 }
 
 /// The order to instantiate the modules in: every module after those it

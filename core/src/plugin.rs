@@ -640,6 +640,7 @@ fn instantiate_modules(
                     let target = &compiled.modules[*index].name;
                     let func = deferred_trampoline(store, ty, slot.clone(), format!("{target}::{name}"));
                     pending.push(Deferred {
+                        importer: &module.path,
                         index: *index,
                         name,
                         ty,
@@ -652,10 +653,7 @@ fn instantiate_modules(
             let Some(ext) = ext else {
                 // Only reachable for a name a dependency does not export.
                 let (m, n) = describe_missing(module, externs.len());
-                return Err(Error::new(
-                    ErrorKind::Instantiate,
-                    format!("unknown import: `{m}::{n}` has not been defined"),
-                ));
+                return Err(Error::unresolved_import(module.path.clone(), &m, &n));
             };
             externs.push(ext);
         }
@@ -686,6 +684,8 @@ fn instantiate_modules(
 
 /// A trampoline waiting for export `name` of module `index`.
 struct Deferred<'a> {
+    /// The importing module's path from main (for the error when missing).
+    importer: &'a [String],
     index: usize,
     name: &'a str,
     ty: &'a wasmtime::FuncType,
@@ -723,12 +723,9 @@ fn link_deferred(
     let module = &compiled.modules[index].name;
     for waiting in pending.iter().filter(|d| d.index == index) {
         let name = waiting.name;
-        let func = instance.get_func(&mut *store, name).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Instantiate,
-                format!("unknown import: `{module}::{name}` has not been defined"),
-            )
-        })?;
+        let func = instance
+            .get_func(&mut *store, name)
+            .ok_or_else(|| Error::unresolved_import(waiting.importer.to_vec(), module, name))?;
         let found = func.ty(&*store);
         if !found.matches(waiting.ty) || !waiting.ty.matches(&found) {
             return Err(Error::new(

@@ -350,6 +350,44 @@ fn unknown_imports_name_the_import() {
         e.message(),
         "unknown import: `extism:host/user::hello_world` has not been defined"
     );
+    assert_eq!(e.kind(), ErrorKind::UnresolvedImport);
+    // The detail names the chain of modules from main to the importer, and
+    // the message stays the same (the Node addon words it as the JS SDK).
+    let lhs = r#"(module (import "rhs" "add_one" (func)) (func (export "f")))"#;
+    let main = r#"(module (import "lhs" "f" (func)) (func (export "run")))"#;
+    for (modules, path) in [
+        (vec![(lhs, Some("lhs")), (main, None)], vec!["main", "lhs"]),
+        (vec![(lhs, Some("lhs")), ("(module)", None)], vec!["lhs"]),
+    ] {
+        let e = PluginBuilder::new(manifest_of(&modules)).build().err().unwrap();
+        assert_eq!(e.message(), "unknown import: `rhs::add_one` has not been defined");
+        match e.detail() {
+            Some(extism_core::ErrorDetail::UnresolvedImport { path: p, module, name }) => {
+                assert_eq!(
+                    (p.clone(), module.as_str(), name.as_str()),
+                    (path.iter().map(|s| s.to_string()).collect(), "rhs", "add_one")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A late-linked export that is missing has the same kind.
+    let wants = r#"(module (import "other" "missing" (func)) (func (export "g")))"#;
+    let other = r#"(module (import "wants" "g" (func)) (func (export "present")))"#;
+    let main = r#"(module (import "other" "present" (func)))"#;
+    let e = PluginBuilder::new(manifest_of(&[
+        (wants, Some("wants")),
+        (other, Some("other")),
+        (main, None),
+    ]))
+    .build()
+    .err()
+    .unwrap();
+    assert_eq!(e.kind(), ErrorKind::UnresolvedImport);
+    match e.detail() {
+        Some(extism_core::ErrorDetail::UnresolvedImport { path, .. }) => assert_eq!(path, &["main", "other", "wants"]),
+        other => panic!("{other:?}"),
+    }
     let e = PluginBuilder::new(r#"(module (import "extism:host/env" "nope" (func)))"#)
         .build()
         .err()

@@ -177,7 +177,9 @@ function mapError(err, funcName) {
  * timeout while instantiating says `EXTISM: timed out while waiting for plugin
  * to instantiate` where the core says `timeout`, and a hash mismatch says
  * `Plugin error: hash mismatch. Expected: E. Actual: F` where the core says
- * `Hash mismatch, found F but expected E`.
+ * `Hash mismatch, found F but expected E`, and an import nothing provides says
+ * `from module "main": cannot resolve import "M" "N": ...` where the core says
+ * ``unknown import: `M::N` has not been defined``.
  */
 function mapCreateError(err) {
   if (err instanceof SyntaxError) return { prefix: null, text: 'Unknown manifest format' };
@@ -185,6 +187,10 @@ function mapCreateError(err) {
   if (err.code === 'EXTISM_HASH_MISMATCH') {
     const [, expected, found] = /^Plugin error: hash mismatch\. Expected: (.*)\. Actual: (.*)$/.exec(err.message) ?? [];
     return { prefix: null, text: `Hash mismatch, found ${found} but expected ${expected}` };
+  }
+  if (err.code === 'EXTISM_UNRESOLVED_IMPORT') {
+    const [, module, name] = /cannot resolve import "([^"]*)" "([^"]*)"/.exec(err.message) ?? [];
+    return { prefix: null, text: `unknown import: \`${module}::${name}\` has not been defined` };
   }
   return { prefix: null, text: err.message };
 }

@@ -122,14 +122,16 @@ test('core errors: a missing file, bad wasm, an empty manifest, a hash mismatch'
 });
 
 test('an import nothing provides fails at creation', async () => {
-  await assert.rejects(createPlugin(wat('host')), /unknown import: `extism:host\/user::hello_world` has not been defined/);
+  await assert.rejects(createPlugin(wat('host')), {
+    message:
+      'from module "main": cannot resolve import "extism:host/user" "hello_world": not provided by host imports nor linked manifest items',
+    code: 'EXTISM_UNRESOLVED_IMPORT',
+  });
 });
 
 // The JS SDK's texts for imports nothing provides, from the core's
-// UnresolvedImport kind. The core does not raise that kind yet (its import
-// planning in core/src/compiled.rs still raises Compile / Instantiate errors),
-// so this is a todo until it does.
-test('unresolved imports get the JS SDK texts', { todo: 'the core raises UnresolvedImport from compiled.rs' }, async () => {
+// UnresolvedImport kind and the chain of modules it names.
+test('unresolved imports get the JS SDK texts', async () => {
   const lhs = '(module (import "rhs" "add_one" (func (param i64) (result i64))) (func (export "f")))';
   const main = '(module (import "lhs" "f" (func)) (func (export "run") (result i32) (i32.const 0)))';
   await assert.rejects(
