@@ -30,7 +30,7 @@ use crate::plugin::PyPlugin;
 ///     extism.Error: ``Unable to compile Extism plugin: ...``
 #[pyclass(name = "CompiledPlugin", module = "extism._extism", frozen)]
 pub struct PyCompiledPlugin {
-    compiled: CompiledPlugin,
+    pub(crate) compiled: CompiledPlugin,
 }
 
 #[pymethods]

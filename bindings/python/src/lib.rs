@@ -14,6 +14,7 @@ mod function;
 mod limits;
 mod log;
 mod plugin;
+mod pool;
 
 use pyo3::prelude::*;
 
@@ -29,6 +30,8 @@ fn _extism(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Error", m.py().get_type::<error::Error>())?;
     m.add_class::<compiled::PyCompiledPlugin>()?;
     m.add_class::<plugin::PyPlugin>()?;
+    m.add_class::<pool::PyPool>()?;
+    m.add_class::<pool::PyPoolLease>()?;
     m.add_class::<limits::PyCancelHandle>()?;
     m.add_class::<function::PyFunction>()?;
     m.add_class::<current_plugin::PyCurrentPlugin>()?;

@@ -38,9 +38,10 @@ OFFICIAL_SUBMODULE = [
 
 
 def test_top_level_names():
-    for name in OFFICIAL_TOP_LEVEL + ["CompiledPlugin", "CancelHandle"]:
+    extras = ["CompiledPlugin", "CancelHandle", "Pool", "PoolLease"]
+    for name in OFFICIAL_TOP_LEVEL + extras:
         assert getattr(extism, name) is getattr(extism.extism, name), name
-    assert sorted(extism.__all__) == sorted(OFFICIAL_TOP_LEVEL + ["CompiledPlugin", "CancelHandle"])
+    assert sorted(extism.__all__) == sorted(OFFICIAL_TOP_LEVEL + extras)
 
 
 def test_submodule_names():

@@ -22,6 +22,8 @@ from .extism import (
     Memory,
     Pickle,
     Plugin,
+    Pool,
+    PoolLease,
     Val,
     ValType,
     extism_version,
@@ -33,6 +35,8 @@ from .extism import (
 __all__ = [
     "Error",
     "Plugin",
+    "Pool",
+    "PoolLease",
     "CompiledPlugin",
     "CancelHandle",
     "set_log_file",

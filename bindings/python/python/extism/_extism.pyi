@@ -6,6 +6,8 @@ __all__ = [
     "Error",
     "CompiledPlugin",
     "Plugin",
+    "Pool",
+    "PoolLease",
     "CancelHandle",
     "Function",
     "CurrentPlugin",
@@ -40,6 +42,36 @@ class CompiledPlugin:
     @property
     def fuel_limit(self) -> Optional[int]:
         """The fuel budget of each call, or None."""
+
+@final
+class Pool:
+    """Up to ``max_instances`` plugins made from one compiled plugin, each handed
+    to one caller at a time; waiters are served in order."""
+
+    def __new__(cls, compiled: CompiledPlugin, max_instances: int, config: Optional[bytes] = None) -> Pool: ...
+    def get(self, timeout: Optional[float] = None) -> PoolLease:
+        """An instance for this caller alone, as a ``PoolLease``."""
+    def close(self) -> None:
+        """Refuse every later ``get`` and drop the idle instances."""
+    @property
+    def closed(self) -> bool:
+        """Whether the pool was closed."""
+    @property
+    def max_instances(self) -> int:
+        """The most instances that may exist at once."""
+    @property
+    def instances(self) -> int:
+        """How many instances exist now (idle or in use)."""
+
+@final
+class PoolLease:
+    """One instance of a pool, lent to one caller until ``release()``."""
+
+    @property
+    def plugin(self) -> Plugin:
+        """The lent plugin."""
+    def release(self) -> None:
+        """Give the instance back to the pool."""
 
 @final
 class Plugin:

@@ -5,11 +5,15 @@ so code written for it runs unchanged. Where this module chooses differently,
 the docstring of the name says so (see also ``docs/compatibility.md``, "Python").
 """
 
+import asyncio
+import concurrent.futures
 import functools
+import inspect
 import json
 import operator
 import os
 import pickle
+import threading
 from base64 import b64encode
 from enum import Enum
 from typing import (
@@ -327,6 +331,88 @@ def _wasm(plugin: Any) -> Any:
     return plugin
 
 
+class _AsyncCall(threading.local):
+    """What the thread running a call knows of the ``call_async`` that started
+    it: the caller's event loop, and the host coroutines running on it (so
+    that cancelling the call cancels them too)."""
+
+    loop: Optional[asyncio.AbstractEventLoop] = None
+    pending: Optional["set[concurrent.futures.Future[Any]]"] = None
+
+
+_ASYNC_CALL = _AsyncCall()
+# Threads of their own, not the event loop's default executor: callers waiting
+# for a pool instance must never take the threads the calls holding the
+# instances need, or a burst of waiters would deadlock them.
+_CALL_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="extism-call")
+_POOL_WAIT_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="extism-pool-wait")
+_PRIVATE_LOOP: Optional[asyncio.AbstractEventLoop] = None
+_PRIVATE_LOOP_LOCK = threading.Lock()
+
+
+def _private_loop() -> asyncio.AbstractEventLoop:
+    """An event loop on a daemon thread of its own, for async host functions
+    called through a plain (synchronous) :py:meth:`Plugin.call`."""
+    global _PRIVATE_LOOP
+    with _PRIVATE_LOOP_LOCK:
+        if _PRIVATE_LOOP is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="extism-host-loop", daemon=True).start()
+            _PRIVATE_LOOP = loop
+        return _PRIVATE_LOOP
+
+
+def _is_async(f: Any) -> bool:
+    # A callable object counts when its class's __call__ is `async def`.
+    call = None if inspect.isroutine(f) else vars(type(f)).get("__call__")
+    return inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(call)
+
+
+def _settle(name: str, declared_async: bool, result: Any) -> Any:
+    """A host function's result; an awaitable is awaited first: on the event
+    loop of the ``call_async`` running this call, else on a private loop,
+    while the plugin waits."""
+    if not inspect.isawaitable(result):
+        if declared_async:
+            raise Error(
+                f"host function {name} is declared async but returned {type(result).__name__}, not an awaitable"
+            )
+        return result
+
+    async def awaited() -> Any:
+        return await result
+
+    loop = _ASYNC_CALL.loop or _private_loop()
+    future = asyncio.run_coroutine_threadsafe(awaited(), loop)
+    pending = _ASYNC_CALL.pending
+    if pending is not None:
+        pending.add(future)
+    try:
+        return future.result()
+    finally:
+        if pending is not None:
+            pending.discard(future)
+
+
+async def _run_cancellable(native: Any, run: Callable[[], Any], pending: "set[concurrent.futures.Future[Any]]") -> Any:
+    """Run ``run`` on a worker thread; when the awaiting task is cancelled,
+    cancel the plugin call (again every 20 ms: a cancel sent before the call
+    starts is not kept) and its host coroutines, wait for the worker, and
+    re-raise ``CancelledError``."""
+    loop = asyncio.get_running_loop()
+    worker = loop.run_in_executor(_CALL_THREADS, run)
+    try:
+        return await asyncio.shield(worker)
+    except asyncio.CancelledError:
+        handle = native.cancel_handle()
+        while not worker.done():
+            handle.cancel()
+            for future in list(pending):
+                future.cancel()
+            await asyncio.wait({worker}, timeout=0.02)
+        raise
+
+
 class Function:
     """
     A host function: plugins import it as ``namespace::name``.
@@ -373,10 +459,12 @@ def _trampoline(function: Function) -> Callable[[Any, List[Any]], List[Any]]:
     f = function.f
     user_data = function.user_data
 
+    declared_async = _is_async(f)
+
     def trampoline(native: Any, raw_inputs: List[Any]) -> List[Any]:
         inputs = [Val(t, v) for t, v in zip(arg_types, raw_inputs)]
         outputs = [Val(t, c(0)) for t, c in zip(ret_types, coerce)]
-        f(CurrentPlugin(native), inputs, outputs, *user_data)
+        _settle(function.name, declared_async, f(CurrentPlugin(native), inputs, outputs, *user_data))
         values = []
         for out, t, c in zip(outputs, ret_types, coerce):
             if out.t != t:
@@ -539,13 +627,14 @@ class TypeInferredFunction(ExplicitFunction):
         args = [_map_arg(arg, hints[arg]) for arg in arg_names]
 
         rets = [] if returns is None or returns is type(None) else _map_ret(returns)
+        declared_async = _is_async(func)
 
         def inner_func(plugin: "CurrentPlugin", inputs: List[Val], outputs: List[Val], *user_data: Any) -> None:
             inner_args = [plugin] if uses_current_plugin else []
             inner_args += [extract(plugin, slot) for ((_, extract), slot) in zip(args, inputs)]
             inner_args += list(user_data)
 
-            result = func(*inner_args)
+            result = _settle(name, declared_async, func(*inner_args))
             for (_, emplace), slot in zip(rets, outputs):
                 emplace(plugin, slot, result)
 
@@ -747,6 +836,49 @@ class Plugin:
             return output
         return parse(output)
 
+    async def call_async(
+        self,
+        function_name: str,
+        data: Union[str, bytes, bytearray, memoryview],
+        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
+        host_context: Any = None,
+    ) -> Any:
+        """
+        :py:meth:`call` on a worker thread, awaitable: the event loop stays
+        free while the plugin runs (not in the official SDK). Async host
+        functions (``async def``) run on this event loop while the plugin waits
+        for them. Cancelling the awaiting task cancels the plugin call and its
+        pending host coroutines, waits for the call to stop (promptly: the
+        plugin is interrupted), and raises ``asyncio.CancelledError``; the
+        plugin stays usable.
+
+        :raises: what :py:meth:`call` raises.
+        """
+        native = self._native()
+        loop = asyncio.get_running_loop()
+        pending: "set[concurrent.futures.Future[Any]]" = set()
+
+        def run() -> Any:
+            _ASYNC_CALL.loop, _ASYNC_CALL.pending = loop, pending
+            try:
+                return native.call(function_name, data, host_context)
+            finally:
+                _ASYNC_CALL.loop, _ASYNC_CALL.pending = None, None
+
+        output = await _run_cancellable(native, run, pending)
+        if parse is None:
+            return output
+        return parse(output)
+
+    @classmethod
+    def _lent(cls, native: Any, compiled: CompiledPlugin) -> "Plugin":
+        """A ``Plugin`` around a pool's native instance (the pool owns it)."""
+        plugin = cls.__new__(cls)
+        plugin._owns_compiled_plugin = False
+        plugin.compiled_plugin = compiled
+        plugin.plugin = native
+        return plugin
+
     def reset(self) -> None:
         """
         Free every block of Extism memory of this plugin (its vars and config
@@ -770,6 +902,152 @@ class Plugin:
 
     def __exit__(self, type: Any, exc: Any, traceback: Any) -> None:
         self.__del__()
+
+
+class PoolLease:
+    """
+    One instance of a :py:class:`Pool`, lent to one caller: ``with
+    pool.get() as plugin`` gives the :py:class:`Plugin`; leaving the block
+    gives it back. Not in the official SDK.
+    """
+
+    def __init__(self, native: Any, compiled: CompiledPlugin):
+        self._native = native
+        self.plugin = Plugin._lent(native.plugin, compiled)
+
+    def release(self) -> None:
+        """Give the instance back to the pool (again: nothing happens)."""
+        self.plugin.plugin = -1
+        self._native.release()
+
+    def __enter__(self) -> Plugin:
+        return self.plugin
+
+    def __exit__(self, type: Any, exc: Any, traceback: Any) -> None:
+        self.release()
+
+
+class Pool:
+    """
+    Up to ``max_instances`` plugins made from one compiled plugin, each used by
+    one caller at a time; callers wait, in order, for a free one. Not in the
+    official SDK.
+
+    .. sourcecode:: python
+
+        with extism.Pool("count_vowels.wasm", max_instances=4, functions=[]) as pool:
+            print(pool.call("count_vowels", "hello"))
+            with pool.get() as plugin:  # one instance for several calls
+                plugin.call("count_vowels", "a")
+
+    :param plugin: anything :py:class:`Plugin` takes, including a
+                   :py:class:`CompiledPlugin` (then ``wasi``, ``functions`` and
+                   ``fuel_limit`` are its own).
+    :param max_instances: the most instances at once; by default the number of CPUs.
+    :param wasi: provide WASI preview 1.
+    :param config: config merged into each instance (as :py:class:`Plugin` does).
+    :param functions: the host functions; by default every ``@host_fn``.
+    :param fuel_limit: a fuel budget for each call.
+    :raises: :py:class:`extism.Error` (bad plugin, or ``max_instances`` below 1),
+             ``TypeError`` (``max_instances`` not an int)
+    """
+
+    def __init__(
+        self,
+        plugin: Union[str, bytes, CompiledPlugin, dict, "os.PathLike[str]"],
+        *,
+        max_instances: Optional[int] = None,
+        wasi: bool = False,
+        config: Optional[Any] = None,
+        functions: Optional[List[Function]] = HOST_FN_REGISTRY,
+        fuel_limit: Optional[int] = None,
+    ):
+        if max_instances is None:
+            max_instances = os.cpu_count() or 1
+        if isinstance(max_instances, bool) or not isinstance(max_instances, int):
+            raise TypeError(f"max_instances must be an int, not {type(max_instances).__name__}")
+        if max_instances < 1:
+            raise Error(f"max_instances must be at least 1, not {max_instances}")
+        if isinstance(plugin, CompiledPlugin):
+            self.compiled_plugin = plugin
+        else:
+            self.compiled_plugin = CompiledPlugin(plugin, wasi, functions, fuel_limit)
+        config_json = json.dumps(config).encode() if config is not None else None
+        self._pool: Any = _extism.Pool(self.compiled_plugin.pointer, max_instances, config_json)
+
+    @property
+    def max_instances(self) -> int:
+        """The most instances that may exist at once."""
+        return int(self._pool.max_instances)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :py:meth:`close` was called."""
+        return bool(self._pool.closed)
+
+    def get(self, timeout: Optional[float] = None) -> PoolLease:
+        """
+        An instance for this caller alone, to use in a ``with`` block.
+
+        :param timeout: the most seconds to wait for a free instance (None: no limit).
+        :raises: :py:class:`extism.Error` ``timed out waiting for a free plugin
+                 instance``, ``the plugin pool is closed``, or an instantiation error.
+        """
+        return PoolLease(self._pool.get(timeout), self.compiled_plugin)
+
+    def call(
+        self,
+        function_name: str,
+        data: Union[str, bytes, bytearray, memoryview],
+        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
+        timeout: Optional[float] = None,
+        host_context: Any = None,
+    ) -> Any:
+        """
+        :py:meth:`Plugin.call` on a free instance; ``timeout`` bounds the wait
+        for one (see :py:meth:`get`).
+        """
+        with self.get(timeout) as plugin:
+            return plugin.call(function_name, data, parse, host_context)
+
+    async def call_async(
+        self,
+        function_name: str,
+        data: Union[str, bytes, bytearray, memoryview],
+        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
+        host_context: Any = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """
+        :py:meth:`Plugin.call_async` on a free instance, waiting for one
+        without blocking the event loop; cancelling the task while it waits
+        gives the instance back as soon as it arrives.
+        """
+        loop = asyncio.get_running_loop()
+        waiting = loop.run_in_executor(_POOL_WAIT_THREADS, self._pool.get, timeout)
+        try:
+            native = await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(lambda f: f.cancelled() or f.exception() or f.result().release())
+            raise
+        lease = PoolLease(native, self.compiled_plugin)
+        try:
+            return await lease.plugin.call_async(function_name, data, parse, host_context)
+        finally:
+            lease.release()
+
+    def close(self) -> None:
+        """
+        Refuse new calls (waiting callers fail with ``the plugin pool is
+        closed``); calls already running finish.
+        """
+        self._pool.close()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, type: Any, exc: Any, traceback: Any) -> None:
+        self.close()
 
 
 def _convert_value(x: Any) -> Optional[Val]:
