@@ -41,8 +41,7 @@ impl PyPool {
                 // strings changes nothing.
                 let _ = plugin.update_config_json(config);
             }
-            Python::attach(|py| Py::new(py, PyPlugin::new(plugin)))
-                .map_err(|e| extism_core::Error::host(e.to_string()))
+            Python::attach(|py| Py::new(py, PyPlugin::new(plugin))).map_err(|e| extism_core::Error::host(e.to_string()))
         })
         .into_py()?;
         Ok(PyPool { pool })
