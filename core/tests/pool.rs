@@ -39,8 +39,30 @@ fn eight_callers_share_two_instances_exclusively() {
     for w in workers {
         w.join().unwrap();
     }
+    // How many were needed depends on how the callers overlapped; never
+    // more than the maximum.
+    assert!(pool.instances() <= 2);
+    assert!(seen.lock().unwrap().len() <= 2, "never more than the maximum");
+}
+
+#[test]
+fn instances_are_made_on_demand_up_to_the_maximum() {
+    let pool = echo_pool(2);
+    assert_eq!(pool.instances(), 0, "none before they are asked for");
+    let first = pool.get(None).unwrap();
+    drop(first);
+    let again = pool.get(None).unwrap();
+    assert_eq!(
+        pool.instances(),
+        1,
+        "an idle instance is handed out before a new one is made"
+    );
+    let second = pool.get(None).unwrap();
     assert_eq!(pool.instances(), 2);
-    assert_eq!(seen.lock().unwrap().len(), 2, "never more than the maximum");
+    assert_ne!(again.id(), second.id());
+    let e = pool.get(Some(Duration::from_millis(20))).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::PoolTimeout, "no third instance");
+    assert_eq!(pool.max_instances(), 2);
 }
 
 #[test]
@@ -57,7 +79,7 @@ fn waiters_are_served_in_order() {
             thread::sleep(Duration::from_millis(5));
         }));
         // Each waiter queues before the next one asks.
-        thread::sleep(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(100));
     }
     drop(held);
     for w in waiters {

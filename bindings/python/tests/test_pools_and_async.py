@@ -39,8 +39,19 @@ def test_eight_callers_share_two_instances_exclusively():
         for th in threads:
             th.join()
         assert failures == []
-        assert len(seen) == 2
+        # How many were needed depends on how the callers overlapped.
+        assert 1 <= len(seen) <= 2
+        assert pool._pool.instances <= 2
+
+
+def test_instances_are_made_on_demand_up_to_the_maximum():
+    pool = extism.Pool(ECHO, max_instances=2, functions=[])
+    assert pool._pool.instances == 0
+    with pool.get() as first, pool.get() as second:
+        assert first.id != second.id
         assert pool._pool.instances == 2
+        with pytest.raises(extism.Error, match="timed out"):
+            pool.get(timeout=0.02)
 
 
 def test_waiters_are_served_in_order():
@@ -58,7 +69,7 @@ def test_waiters_are_served_in_order():
         th = threading.Thread(target=waiter, args=(n,))
         th.start()
         threads.append(th)
-        time.sleep(0.05)  # each waiter queues before the next asks
+        time.sleep(0.1)  # each waiter queues before the next asks
     held.release()
     for th in threads:
         th.join()
