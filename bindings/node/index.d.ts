@@ -60,6 +60,11 @@ export declare class CallContext {
   /** Make the current call fail with `Plugin-originated error: <message>`. */
   setError(err: string | Error | null): void;
   /**
+   * Beyond the official SDK: milliseconds left before the call's `timeoutMs`
+   * (0 once passed); null without a timeout, or after the host call returned.
+   */
+  timeRemaining(): number | null;
+  /**
    * The plugin's log level: the `logLevel` option until it is set here. As in
    * the official SDK, setting it changes the plugin's level from then on (its
    * log messages and `get_log_level`, in this call and the next ones); an
@@ -270,6 +275,12 @@ export declare class Plugin {
   getImports(): Promise<ModuleImportDescriptor[]>;
   /** Always rejects: a native plugin has no JS `WebAssembly.Instance`. */
   getInstance(): Promise<never>;
+  /**
+   * Beyond the official SDK: the fuel the last call used, or null without a
+   * fuel limit (or before the first call). Throws while asynchronous work of
+   * this plugin is pending.
+   */
+  fuelConsumed(): bigint | null;
   /** True while a call is running. */
   isActive(): boolean;
   /** Free the plugin's Extism memory (vars are kept). False while work is pending. */

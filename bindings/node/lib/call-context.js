@@ -58,6 +58,10 @@ class DirectContext {
     return this.fast.hostLength(this.handle, this.generation, addr);
   }
 
+  timeRemaining() {
+    return this.fast.hostTimeRemaining(this.handle, this.generation);
+  }
+
   getVariable(name) {
     return this.fast.hostGetVariable(this.handle, this.generation, name);
   }
@@ -111,6 +115,11 @@ class CallContext {
   /** The length of the block at `addr`, 0n when there is none (or the host call returned). */
   length(addr) {
     return this.#native.length(address(addr, 'length(addr): addr'));
+  }
+
+  /** Beyond the SDK: milliseconds left before the call's timeout, null without one (or after the host call). */
+  timeRemaining() {
+    return this.#native.timeRemaining();
   }
 
   getVariable(name) {

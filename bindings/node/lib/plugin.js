@@ -521,6 +521,13 @@ class Plugin {
     );
   }
 
+  /** Beyond the SDK: the fuel the last call used, or null without a fuel limit (or before the first call). */
+  fuelConsumed() {
+    this.#checkOpen();
+    this.#checkIdle('fuelConsumed');
+    return this.#native.fuelConsumed();
+  }
+
   /** True while a call is running on this plugin. */
   isActive() {
     return !this.#closed && this.#native.isActive();

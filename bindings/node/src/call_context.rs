@@ -147,6 +147,14 @@ impl JsCallContext {
         Ok(BigInt::from(n))
     }
 
+    /// Milliseconds left before the call's timeout (0 once passed); null
+    /// without a timeout, and once the host call has returned.
+    #[napi]
+    pub fn time_remaining(&self) -> Option<f64> {
+        let left = self.slot.with_plugin(|p| p.time_remaining()).ok().flatten();
+        left.map(|d| d.as_secs_f64() * 1000.0)
+    }
+
     /// A new block of `size` bytes; 0 when memory is exhausted.
     #[napi]
     pub fn alloc(&self, env: Env, size: Unknown<'_>) -> napi::Result<BigInt> {

@@ -57,6 +57,7 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("hostStore", host_store),
     ("hostAlloc", host_alloc),
     ("hostLength", host_length),
+    ("hostTimeRemaining", host_time_remaining),
     ("hostGetVariable", host_get_variable),
     ("hostSetVariable", host_set_variable),
     ("hostDeleteVariable", host_delete_variable),
@@ -300,6 +301,26 @@ unsafe extern "C" fn host_length(env: sys::napi_env, info: sys::napi_callback_in
                 Err(_dead) => 0,
             };
             bigint(env, n)
+        })
+    }
+}
+
+/// `hostTimeRemaining(handle, generation)`: milliseconds left before the
+/// call's timeout, or null without one or once the host call has returned.
+unsafe extern "C" fn host_time_remaining(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    unsafe {
+        run(env, || {
+            let (direct, generation, _) = host_call::<2>(env, info)?;
+            match direct.with_plugin(generation, |p| p.time_remaining()).ok().flatten() {
+                Some(left) => {
+                    let mut value = ptr::null_mut();
+                    match sys::napi_create_double(env, left.as_secs_f64() * 1000.0, &mut value) {
+                        sys::Status::napi_ok => Ok(value),
+                        _ => Err("napi_create_double failed".into()),
+                    }
+                }
+                None => null(env),
+            }
         })
     }
 }

@@ -546,6 +546,15 @@ impl JsPlugin {
         Ok(())
     }
 
+    /// The fuel the last call used (null without a fuel limit or before
+    /// the first call). JS checks that no job is pending.
+    #[napi]
+    pub fn fuel_consumed(&self) -> napi::Result<Option<BigInt>> {
+        let Ok(plugin) = self.inner.plugin() else { return Ok(None) };
+        let fuel = plugin.lock().map_err(|e| napi::Error::from_reason(e.message().to_string()))?.fuel_consumed();
+        Ok(fuel.map(BigInt::from))
+    }
+
     #[napi]
     pub fn is_active(&self) -> bool {
         self.inner.active.load(Ordering::SeqCst)

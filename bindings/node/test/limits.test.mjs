@@ -120,3 +120,44 @@ test('memory: maxVarBytes', async () => {
   const off = await createPlugin(wat('vars_config'), { memory: { maxVarBytes: 0 } });
   await assert.rejects(off.call('set_var', 'x'), { message: 'Vars are disabled by this host' });
 });
+
+test('fuelConsumed: the fuel the last call used', async () => {
+  const p = await createPlugin(wat('limits'), { fuelLimit: 100_000_000 });
+  assert.equal(p.fuelConsumed(), null, 'no call yet');
+  await p.call('spin', '');
+  const idle = p.fuelConsumed();
+  await p.call('spin', 'x');
+  const one = p.fuelConsumed();
+  assert.equal(typeof one, 'bigint');
+  assert.ok(idle < 1000n && one > 1_000_000n, `${idle} ${one}`);
+  const pending = p.call('spin', 'x');
+  assert.throws(() => p.fuelConsumed(), /fuelConsumed: the plugin is busy/);
+  await pending;
+  const sync = createPluginSync(wat('limits'), { fuelLimit: 100_000_000 });
+  sync.callSync('spin', 'x');
+  assert.ok(sync.fuelConsumed() > 1_000_000n);
+  const free = await createPlugin(wat('limits'));
+  await free.call('spin', '');
+  assert.equal(free.fuelConsumed(), null, 'no fuel limit');
+});
+
+test('CallContext.timeRemaining in sync and async host calls', async () => {
+  const seen = [];
+  const functions = {
+    'extism:host/user': {
+      hello_world(ctx, ptr) {
+        seen.push(ctx.timeRemaining());
+        return ptr;
+      },
+    },
+  };
+  const manifest = (extra) => ({ wasm: [{ path: wat('host') }], ...extra });
+  const timed = await createPlugin(manifest({ timeout_ms: 5000 }), { functions });
+  await timed.call('call_host', 'x');
+  timed.callSync('call_host', 'x');
+  const untimed = await createPlugin(manifest({}), { functions });
+  await untimed.call('call_host', 'x');
+  untimed.callSync('call_host', 'x');
+  for (const left of seen.slice(0, 2)) assert.ok(left > 4000 && left <= 5000, `${left}`);
+  assert.deepEqual(seen.slice(2), [null, null]);
+});
