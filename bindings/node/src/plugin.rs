@@ -550,8 +550,13 @@ impl JsPlugin {
     /// the first call). JS checks that no job is pending.
     #[napi]
     pub fn fuel_consumed(&self) -> napi::Result<Option<BigInt>> {
-        let Ok(plugin) = self.inner.plugin() else { return Ok(None) };
-        let fuel = plugin.lock().map_err(|e| napi::Error::from_reason(e.message().to_string()))?.fuel_consumed();
+        let Ok(plugin) = self.inner.plugin() else {
+            return Ok(None);
+        };
+        let fuel = plugin
+            .lock()
+            .map_err(|e| napi::Error::from_reason(e.message().to_string()))?
+            .fuel_consumed();
         Ok(fuel.map(BigInt::from))
     }
 
