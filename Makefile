@@ -156,9 +156,12 @@ demo: build
 	@echo "== Node"
 	node examples/count_vowels.mjs examples/count_vowels.wat "Hello, World!"
 
+# rustfmt, clippy, and the core's API docs (every public item documented:
+# `#![deny(missing_docs)]`; rustdoc warnings are errors).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --release --no-deps -p extism-core
 
 clean:
 	$(CARGO) clean

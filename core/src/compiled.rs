@@ -129,16 +129,44 @@ impl PluginBuilder {
     }
 
     /// Where the plugin's WASI stdout and stderr go (with WASI on).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use extism_core::{PluginBuilder, WasiOutput};
+    ///
+    /// let wat = r#"(module
+    ///   (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+    ///   (memory (export "memory") 1)
+    ///   (data (i32.const 0) "hi\n")
+    ///   (func (export "run") (result i32)
+    ///     (i32.store (i32.const 8) (i32.const 0))
+    ///     (i32.store (i32.const 12) (i32.const 3))
+    ///     (drop (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 16)))
+    ///     (i32.const 0)))"#;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let mut plugin = PluginBuilder::new(wat)
+    ///     .with_wasi(true)
+    ///     .with_wasi_output(WasiOutput::Writer(Arc::new(move |_, bytes: &[u8]| {
+    ///         sink.lock().unwrap().extend_from_slice(bytes)
+    ///     })))
+    ///     .build()
+    ///     .unwrap();
+    /// plugin.call("run", b"").unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), b"hi\n");
+    /// ```
     pub fn with_wasi_output(mut self, output: WasiOutput) -> Self {
         self.wasi_output = output;
         self
     }
 
+    /// A host function plugins may import (later ones of the same name win).
     pub fn with_function(mut self, f: Function) -> Self {
         self.functions.push(f);
         self
     }
 
+    /// Several host functions, as `with_function` each.
     pub fn with_functions(mut self, fs: impl IntoIterator<Item = Function>) -> Self {
         self.functions.extend(fs);
         self
@@ -228,14 +256,17 @@ impl CompiledPlugin {
         Plugin::new(self, log)
     }
 
+    /// The manifest it was compiled from.
     pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
     }
 
+    /// The fuel budget of each call, if any.
     pub fn fuel_limit(&self) -> Option<u64> {
         self.inner.fuel_limit
     }
 
+    /// Whether its plugins get WASI.
     pub fn wasi(&self) -> bool {
         self.inner.wasi
     }
@@ -278,8 +309,11 @@ impl CompiledPlugin {
 /// What `CompiledPlugin::describe` returns for one module.
 #[derive(Debug, Clone)]
 pub struct ModuleDescription {
+    /// The module's link name (`main` for the main module).
     pub name: String,
+    /// Its imports as (module, name, type text).
     pub imports: Vec<(String, String, String)>,
+    /// Its exports as (name, type text).
     pub exports: Vec<(String, String)>,
 }
 

@@ -61,8 +61,11 @@ pub enum ErrorKind {
 pub enum ErrorDetail {
     /// `module` (its manifest name) hashed to `found`, not `expected`.
     HashMismatch {
+        /// The module's name in the manifest.
         module: String,
+        /// The manifest's `hash`.
         expected: String,
+        /// The SHA-256 of the bytes loaded.
         found: String,
     },
     /// Import `module::name` of the module at the end of `path` is not
@@ -70,14 +73,22 @@ pub enum ErrorDetail {
     /// one (`["main", "lhs"]`), or only the importing one when it is no
     /// dependency of `main`.
     UnresolvedImport {
+        /// The modules from `main` down to the importing one.
         path: Vec<String>,
+        /// The import's module.
         module: String,
+        /// The import's name.
         name: String,
     },
     /// The var store would hold `requested` bytes (counted as `var_set`
     /// counts them: key, value and entry overhead of every var), over the
     /// `allowed` maximum.
-    VarLimit { requested: u64, allowed: u64 },
+    VarLimit {
+        /// The bytes the store would hold.
+        requested: u64,
+        /// `memory.max_var_bytes`.
+        allowed: u64,
+    },
 }
 
 /// An error with a kind and a final, user-facing message.
@@ -90,6 +101,7 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of `kind` with a final, user-facing `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -104,6 +116,7 @@ impl Error {
         self
     }
 
+    /// What went wrong, coarsely.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -145,6 +158,7 @@ impl Error {
             .with_detail(ErrorDetail::VarLimit { requested, allowed })
     }
 
+    /// The text every frontend shows.
     pub fn message(&self) -> &str {
         &self.message
     }

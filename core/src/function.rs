@@ -14,12 +14,19 @@ pub const USER_NAMESPACE: &str = "extism:host/user";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum ValType {
+    /// A 32-bit integer.
     I32 = 0,
+    /// A 64-bit integer (also the type of Extism memory handles).
     I64 = 1,
+    /// A 32-bit float.
     F32 = 2,
+    /// A 64-bit float.
     F64 = 3,
+    /// A 128-bit vector (not passed to host functions).
     V128 = 4,
+    /// A function reference (not passed to host functions).
     FuncRef = 5,
+    /// An external reference (not passed to host functions).
     ExternRef = 6,
 }
 
@@ -71,7 +78,9 @@ impl ValType {
 /// so that a host call costs no allocation (used by the core and the C API).
 #[doc(hidden)]
 pub enum HostValues<T: Copy> {
+    /// Up to eight values in place, and how many are used.
     Inline([T; HOST_VALUES_INLINE], usize),
+    /// More values, on the heap.
     Heap(Vec<T>),
 }
 
@@ -87,6 +96,7 @@ impl<T: Copy> HostValues<T> {
         }
     }
 
+    /// The values.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         match self {
             HostValues::Inline(values, len) => &mut values[..*len],
@@ -98,13 +108,18 @@ impl<T: Copy> HostValues<T> {
 /// A wasm value passed to or returned from a host function.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Val {
+    /// A 32-bit integer.
     I32(i32),
+    /// A 64-bit integer (or an Extism memory handle).
     I64(i64),
+    /// A 32-bit float.
     F32(f32),
+    /// A 64-bit float.
     F64(f64),
 }
 
 impl Val {
+    /// The value's type.
     pub fn ty(&self) -> ValType {
         match self {
             Val::I32(_) => ValType::I32,
@@ -124,6 +139,7 @@ impl Val {
         }
     }
 
+    /// The value if it is an `I32`.
     pub fn i32(&self) -> Option<i32> {
         if let Val::I32(v) = self {
             Some(*v)
@@ -131,6 +147,7 @@ impl Val {
             None
         }
     }
+    /// The value if it is an `I64`.
     pub fn i64(&self) -> Option<i64> {
         if let Val::I64(v) = self {
             Some(*v)
@@ -138,6 +155,7 @@ impl Val {
             None
         }
     }
+    /// The value if it is an `F32`.
     pub fn f32(&self) -> Option<f32> {
         if let Val::F32(v) = self {
             Some(*v)
@@ -145,6 +163,7 @@ impl Val {
             None
         }
     }
+    /// The value if it is an `F64`.
     pub fn f64(&self) -> Option<f64> {
         if let Val::F64(v) = self {
             Some(*v)
@@ -289,19 +308,24 @@ impl Function {
         self
     }
 
+    /// Set the import module (`extism:host/user` by default).
     pub fn set_namespace(&mut self, namespace: impl Into<String>) {
         self.namespace = namespace.into();
     }
 
+    /// The import name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The import module.
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
+    /// The parameter types.
     pub fn params(&self) -> &[ValType] {
         &self.params
     }
+    /// The result types.
     pub fn results(&self) -> &[ValType] {
         &self.results
     }

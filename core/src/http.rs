@@ -33,10 +33,13 @@ pub(crate) struct HttpResponse {
 /// itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpClientRequest {
+    /// The URL the plugin asked for (or a redirect's target).
     pub url: String,
     /// Upper case (`GET` when the plugin gave none).
     pub method: String,
+    /// The plugin's request headers.
     pub headers: BTreeMap<String, String>,
+    /// The request body, if the plugin gave one.
     pub body: Option<Vec<u8>>,
     /// The time left before the call's timeout, if it has one.
     pub timeout: Option<Duration>,
@@ -49,8 +52,11 @@ pub struct HttpClientRequest {
 /// given twice the last value wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpClientResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// The response headers as (name, value).
     pub headers: Vec<(String, String)>,
+    /// The response body.
     pub body: Vec<u8>,
 }
 

@@ -19,6 +19,8 @@
 //! assert_eq!(plugin.call("echo", b"hello").unwrap(), b"hello");
 //! ```
 
+#![deny(missing_docs)]
+
 mod compiled;
 mod current_plugin;
 mod dump;

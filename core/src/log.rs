@@ -21,10 +21,15 @@ pub const PDK_TARGET: &str = "extism::pdk";
 /// A log level, numbered as `get_log_level` reports it to plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
+    /// The most verbose level.
     Trace = 0,
+    /// Debugging detail.
     Debug = 1,
+    /// Ordinary messages (the default).
     Info = 2,
+    /// Warnings.
     Warn = 3,
+    /// Errors only.
     Error = 4,
 }
 
@@ -44,6 +49,7 @@ impl LogLevel {
         })
     }
 
+    /// The level's name: `trace`, `debug`, `info`, `warn` or `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             LogLevel::Trace => "trace",
@@ -65,6 +71,7 @@ pub type LogCallback = dyn Fn(LogLevel, &str) + Send + Sync;
 pub struct LogSink {
     /// `get_log_level`'s number of the level (`LOG_OFF` for none).
     level: Arc<AtomicI32>,
+    /// Receives each message at the sink's level or less verbose.
     pub callback: Arc<LogCallback>,
 }
 

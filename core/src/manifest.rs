@@ -14,10 +14,13 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryOptions {
+    /// The most 64 KiB pages all memories of a plugin may grow by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pages: Option<u32>,
+    /// The largest HTTP response body a plugin may receive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_http_response_bytes: Option<u64>,
+    /// The most bytes the var store may hold (0 turns vars off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_var_bytes: Option<u64>,
 }
@@ -26,7 +29,9 @@ pub struct MemoryOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBytes {
+    /// The address.
     pub ptr: u64,
+    /// The number of bytes.
     pub len: u64,
 }
 
@@ -34,7 +39,9 @@ pub struct RawBytes {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WasmData {
+    /// Base64 text of the module's bytes.
     Base64(String),
+    /// An address and length in the host process (C API only).
     Raw(RawBytes),
 }
 
@@ -42,28 +49,42 @@ pub enum WasmData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged, try_from = "WasmEntry")]
 pub enum Wasm {
+    /// A module read from a file.
     File {
+        /// The file's path.
         path: PathBuf,
+        /// The link name (docs/manifest.md, Wasm entries).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// The SHA-256 the module's bytes must have (hex).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hash: Option<String>,
     },
+    /// A module given inline.
     Data {
+        /// The module's bytes.
         data: WasmData,
+        /// The link name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// The SHA-256 the module's bytes must have (hex).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hash: Option<String>,
     },
+    /// A module fetched over HTTP(S).
     Url {
+        /// The URL.
         url: String,
+        /// Request headers.
         #[serde(default)]
         headers: BTreeMap<String, String>,
+        /// The request method (`GET` by default).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         method: Option<String>,
+        /// The link name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// The SHA-256 the module's bytes must have (hex).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hash: Option<String>,
     },
@@ -142,16 +163,23 @@ impl Wasm {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The modules; the one named `main` (or else the last) is called.
     #[serde(default)]
     pub wasm: Vec<Wasm>,
+    /// Memory, var and HTTP response limits.
     #[serde(default)]
     pub memory: Option<MemoryOptions>,
+    /// Config values plugins read with `config_get`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Host globs plugin HTTP requests may reach (none when unset).
     #[serde(default)]
     pub allowed_hosts: Option<Vec<String>>,
+    /// Host directories preopened for WASI, host path to guest path
+    /// (`ro:` in front of a host path: read-only).
     #[serde(default)]
     pub allowed_paths: Option<BTreeMap<String, PathBuf>>,
+    /// A wall-clock limit per call (and for instantiation), in milliseconds.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
@@ -179,6 +207,7 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// `memory.max_var_bytes`, or its default (1 MiB).
     pub fn max_var_bytes(&self) -> u64 {
         self.memory
             .as_ref()
@@ -186,6 +215,7 @@ impl Manifest {
             .unwrap_or(DEFAULT_MAX_VAR_BYTES)
     }
 
+    /// `memory.max_http_response_bytes`, or its default (50 MiB).
     pub fn max_http_response_bytes(&self) -> u64 {
         self.memory
             .as_ref()
@@ -193,6 +223,7 @@ impl Manifest {
             .unwrap_or(DEFAULT_MAX_HTTP_RESPONSE_BYTES)
     }
 
+    /// `memory.max_pages`, if set.
     pub fn max_pages(&self) -> Option<u32> {
         self.memory.as_ref().and_then(|m| m.max_pages)
     }
@@ -206,6 +237,7 @@ fn unknown_format() -> Error {
 pub enum Source {
     /// A single wasm binary or WAT text, compiled as `main`.
     Module(Vec<u8>),
+    /// A JSON or TOML manifest.
     Manifest(Box<Manifest>),
 }
 
@@ -235,7 +267,9 @@ fn is_wat(text: &str) -> bool {
 
 /// A module of a loaded manifest, with its final link name.
 pub struct NamedModule {
+    /// The link name.
     pub name: String,
+    /// The module's bytes (wasm or WAT).
     pub bytes: Vec<u8>,
 }
 

@@ -24,7 +24,10 @@ pub const RC_ERROR: i32 = -1;
 /// error. A non-zero `rc` with no error is the plugin's own return value.
 #[derive(Debug)]
 pub struct CallResult {
+    /// The return code (`RC_TRAP` for a trap, timeout or cancel; `RC_ERROR`
+    /// for other runtime errors; else the export's own).
     pub rc: i32,
+    /// Why the call failed, if it did.
     pub error: Option<Error>,
 }
 
@@ -206,6 +209,7 @@ impl Plugin {
         }
     }
 
+    /// The plugin's config.
     pub fn config(&self) -> &BTreeMap<String, String> {
         &self.store.data().config
     }

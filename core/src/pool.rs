@@ -19,6 +19,36 @@ type Factory<T> = Box<dyn Fn() -> Result<T> + Send + Sync>;
 
 /// A pool of up to `max_instances` items (plugins by default), made on demand
 /// by its factory. `Send + Sync`; cloning shares the pool.
+///
+/// ```
+/// use std::time::Duration;
+/// use extism_core::{Pool, PluginBuilder};
+///
+/// let wat = r#"(module
+///   (import "extism:host/env" "input_length" (func $len (result i64)))
+///   (import "extism:host/env" "input_offset" (func $off (result i64)))
+///   (import "extism:host/env" "output_set" (func $out (param i64 i64)))
+///   (func (export "echo") (result i32)
+///     (call $out (call $off) (call $len))
+///     (i32.const 0)))"#;
+/// let pool = Pool::new(PluginBuilder::new(wat).compile().unwrap(), 2).unwrap();
+/// let workers: Vec<_> = (0..4)
+///     .map(|n| {
+///         let pool = pool.clone();
+///         std::thread::spawn(move || {
+///             let mut plugin = pool.get(Some(Duration::from_secs(10))).unwrap();
+///             let input = format!("request {n}");
+///             assert_eq!(plugin.call("echo", input.as_bytes()).unwrap(), input.as_bytes());
+///         })
+///     })
+///     .collect();
+/// for w in workers {
+///     w.join().unwrap();
+/// }
+/// assert!(pool.instances() <= 2);
+/// pool.close();
+/// assert!(pool.get(None).is_err());
+/// ```
 pub struct Pool<T: Send + 'static = Plugin> {
     shared: Arc<Shared<T>>,
 }
@@ -88,6 +118,7 @@ impl<T: Send + 'static> Pool<T> {
         })
     }
 
+    /// The most instances that may exist at once.
     pub fn max_instances(&self) -> usize {
         self.shared.max
     }
@@ -97,6 +128,7 @@ impl<T: Send + 'static> Pool<T> {
         self.shared.lock().live
     }
 
+    /// Whether `close` was called.
     pub fn is_closed(&self) -> bool {
         self.shared.lock().closed
     }

@@ -28,6 +28,7 @@ fn this_thread() -> usize {
 }
 
 impl SharedPlugin {
+    /// Put `plugin` behind the lock.
     pub fn new(plugin: Plugin) -> Self {
         SharedPlugin {
             plugin: Mutex::new(plugin),
@@ -52,6 +53,7 @@ impl SharedPlugin {
         })
     }
 
+    /// The plugin, out of the lock.
     pub fn into_inner(self) -> Plugin {
         self.plugin.into_inner().unwrap_or_else(|e| e.into_inner())
     }

@@ -30,7 +30,9 @@ const READ_ONLY: &str = "ro:";
 /// Which of a plugin's WASI output streams bytes were written to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WasiStream {
+    /// File descriptor 1.
     Stdout,
+    /// File descriptor 2.
     Stderr,
 }
 
