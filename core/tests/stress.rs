@@ -59,7 +59,7 @@ fn round(threads: usize, duration: Duration) -> usize {
                 let mut n = 0usize;
                 while start.elapsed() < duration {
                     n += 1;
-                    if n.is_multiple_of(3) {
+                    if n % 3 == 0 {
                         let mut p = echo.instantiate().unwrap();
                         let input = vec![(n % 256) as u8; (n * 97) % 70_000];
                         assert_eq!(p.call("echo", &input).unwrap(), &input[..]);

@@ -228,6 +228,27 @@ fn round_trip(m: &Manifest) {
     }
 }
 
+fn quote_run(s: &str) -> bool {
+    let (mut single, mut double) = (0, 0);
+    for b in s.bytes() {
+        single = if b == b'\'' { single + 1 } else { 0 };
+        double = if b == b'"' { double + 1 } else { 0 };
+        if single >= 255 || double >= 255 {
+            return true;
+        }
+    }
+    false
+}
+
+fn has_quote_run(v: &Value) -> bool {
+    match v {
+        Value::String(s) => quote_run(s),
+        Value::Array(a) => a.iter().any(has_quote_run),
+        Value::Object(m) => m.iter().any(|(k, v)| quote_run(k) || has_quote_run(v)),
+        _ => false,
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let v = match data.split_first() {
         // JSON text from the input (the corpus of the `manifest` target fits here).
@@ -240,6 +261,11 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => return,
         },
     };
+    // toml_write 0.1.2 counts runs of quotes in a u8: 256 in a row overflow
+    // it (a panic under debug assertions), in its serializer only.
+    if has_quote_run(&v) {
+        return;
+    }
     let json = serde_json::to_string(&v).unwrap();
     let Ok(toml) = toml::to_string(&v) else { return };
     same(

@@ -181,7 +181,7 @@ impl Model {
         }
         ensure!(h != 0, "{what}: alloc({n}) returned 0 with memory far from 4 GiB");
         ensure!(
-            h >= HEAP_START && h.is_multiple_of(8),
+            h >= HEAP_START && h % 8 == 0,
             "{what}: alloc({n}) returned {h}: not 8-byte aligned at or above 16"
         );
         ensure!(
