@@ -160,7 +160,22 @@ pub fn log_to_file(filename: &str, level: Option<&str>) -> Result<()> {
     }
 }
 
-static BUFFER: Mutex<Option<Vec<String>>> = Mutex::new(None);
+/// The most bytes of formatted lines the drain buffer (`log_to_buffer`)
+/// holds between two drains. A plugin decides how much it logs, so without a
+/// bound one call could make the host hold any amount of memory; lines past
+/// the bound are dropped and counted, and the next drain says how many.
+pub const LOG_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Lines waiting for `drain_logs`.
+struct LogBuffer {
+    lines: Vec<String>,
+    /// The bytes of `lines`, at most `LOG_BUFFER_LIMIT`.
+    bytes: usize,
+    /// Lines refused since the last drain because the buffer was full.
+    dropped: u64,
+}
+
+static BUFFER: Mutex<Option<LogBuffer>> = Mutex::new(None);
 
 /// Collects one formatted event and appends it to the drain buffer.
 struct BufferWriter(Vec<u8>);
@@ -180,30 +195,55 @@ impl Drop for BufferWriter {
         if self.0.is_empty() {
             return;
         }
-        let line = String::from_utf8_lossy(&self.0).into_owned();
-        if let Some(lines) = BUFFER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            lines.push(line);
+        let mut buffer = BUFFER.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(buffer) = buffer.as_mut() else { return };
+        if buffer.bytes + self.0.len() > LOG_BUFFER_LIMIT {
+            buffer.dropped += 1;
+            return;
         }
+        buffer.bytes += self.0.len();
+        buffer.lines.push(String::from_utf8_lossy(&self.0).into_owned());
     }
 }
 
-/// Install the process-wide logger that buffers lines for `drain_logs`.
+/// Install the process-wide logger that buffers lines for `drain_logs`, at
+/// most `LOG_BUFFER_LIMIT` bytes of them between drains.
 pub fn log_to_buffer(level: Option<&str>) -> Result<()> {
     install(|| BufferWriter(Vec::new()), false, level)?;
-    *BUFFER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    *BUFFER.lock().unwrap_or_else(|e| e.into_inner()) = Some(LogBuffer {
+        lines: Vec::new(),
+        bytes: 0,
+        dropped: 0,
+    });
     Ok(())
 }
 
 /// Hand every buffered line (with its trailing newline), oldest first, to
-/// `handler`, and empty the buffer. Does nothing without `log_to_buffer`.
+/// `handler`, and empty the buffer. When lines were dropped because the
+/// buffer was full, one more line says how many. Does nothing without
+/// `log_to_buffer`.
 pub fn drain_logs(mut handler: impl FnMut(&str)) {
-    let lines = match BUFFER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-        Some(lines) => std::mem::take(lines),
+    let (lines, dropped) = match BUFFER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        Some(buffer) => {
+            buffer.bytes = 0;
+            (std::mem::take(&mut buffer.lines), std::mem::take(&mut buffer.dropped))
+        }
         None => return,
     };
     for line in &lines {
         handler(line);
     }
+    if dropped > 0 {
+        handler(&format!("WARN {PDK_TARGET}: {}\n", dropped_lines_message(dropped)));
+    }
+}
+
+/// What a host is told when `count` log messages were dropped because more
+/// than `LOG_BUFFER_LIMIT` bytes were waiting for it (the drain buffer here,
+/// a frontend's queue of messages for a slower callback).
+pub fn dropped_lines_message(count: u64) -> String {
+    let s = if count == 1 { "" } else { "s" };
+    format!("{count} log message{s} dropped: more than {LOG_BUFFER_LIMIT} bytes were waiting to be handled")
 }
 
 /// The global level as plugins see it: the most verbose level enabled for

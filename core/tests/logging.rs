@@ -61,4 +61,29 @@ fn global_and_per_plugin_logging() {
     assert!(again.is_empty(), "drain empties the buffer");
     // The per-plugin sink is unaffected by the global logger.
     assert_eq!(level(&mut own), 2);
+
+    // A flood: 1100 lines of 16 KiB is more than the buffer holds. It keeps
+    // at most LOG_BUFFER_LIMIT bytes, and the drain ends with a line saying
+    // how many were dropped; the plugin goes on.
+    let message = vec![b'z'; 16 * 1024];
+    p.call("log_many", &message).unwrap();
+    let mut flood = Vec::new();
+    log::drain_logs(|line| flood.push(line.to_string()));
+    let notice = flood.pop().unwrap();
+    let kept = flood.len();
+    assert!(flood.iter().all(|l| l.contains("extism::pdk") && l.contains(&"z".repeat(16 * 1024))));
+    let bytes: usize = flood.iter().map(String::len).sum();
+    assert!(bytes <= log::LOG_BUFFER_LIMIT, "{bytes} bytes kept");
+    assert!(bytes + flood[0].len() > log::LOG_BUFFER_LIMIT, "only as many dropped as needed: {kept} kept");
+    assert_eq!(
+        notice,
+        format!("WARN extism::pdk: {}\n", log::dropped_lines_message(1100 - kept as u64))
+    );
+    assert!(notice.contains(&format!("{} log messages dropped", 1100 - kept)));
+    // The buffer is empty again, and so is the count.
+    p.call("log_all", b"after").unwrap();
+    let mut after = Vec::new();
+    log::drain_logs(|line| after.push(line.to_string()));
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(after.iter().all(|l| l.contains("after") && !l.contains("dropped")));
 }

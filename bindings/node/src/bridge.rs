@@ -9,10 +9,11 @@
 //! then go through `hostDirect` and [`crate::direct`].
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::ThreadId;
 
-use extism_core::log::LogLevel;
+use extism_core::log::{dropped_lines_message, LogLevel, LOG_BUFFER_LIMIT};
 use extism_core::{CurrentPlugin, Error, HttpClientRequest, HttpClientResponse, Val, ValType};
 use napi::bindgen_prelude::{sys, Function, FunctionRef, JsValue, JsValuesTupleIntoVec, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -137,6 +138,13 @@ pub(crate) struct Bridge {
     host_direct: FunctionRef<Unknown<'static>, Unknown<'static>>,
     pub(crate) direct: DirectHost,
     js_thread: ThreadId,
+    /// Bytes of log messages queued for the JS thread and not yet handed to
+    /// JS. A plugin that logs faster than the logger runs would otherwise
+    /// grow the queue without bound; past `LOG_BUFFER_LIMIT` messages are
+    /// dropped and counted.
+    log_queued: Arc<AtomicUsize>,
+    /// Messages dropped since a notice last said so.
+    log_dropped: AtomicU64,
 }
 
 impl Bridge {
@@ -145,6 +153,8 @@ impl Bridge {
         dispatcher: &Function<'_, EventArgs, Unknown<'static>>,
         host_direct: &Function<'_, Unknown<'static>, Unknown<'static>>,
     ) -> napi::Result<Bridge> {
+        let log_queued = Arc::new(AtomicUsize::new(0));
+        let handed_over = log_queued.clone();
         // Weak: an idle plugin must not keep the process alive. While a job is
         // pending, the JS side holds a timer that does (lib/plugin.js).
         let events = dispatcher
@@ -152,6 +162,9 @@ impl Bridge {
             .weak::<true>()
             .callee_handled::<false>()
             .build_callback(move |ctx| {
+                if let Event::Log { text, .. } = &ctx.value {
+                    handed_over.fetch_sub(text.len(), Ordering::AcqRel);
+                }
                 Ok(EventArgs {
                     plugin_id,
                     event: ctx.value,
@@ -164,6 +177,8 @@ impl Bridge {
             host_direct: host_direct.create_ref()?,
             direct: DirectHost::default(),
             js_thread: std::thread::current().id(),
+            log_queued,
+            log_dropped: AtomicU64::new(0),
         })
     }
 
@@ -194,16 +209,45 @@ impl Bridge {
 
     /// A log line from the plugin's sink.
     pub fn log(&self, level: LogLevel, text: &str) {
-        let event = Event::Log {
+        let event = |text: &str| Event::Log {
             level,
             text: text.to_string(),
         };
         if self.on_js_thread() {
             // A logger that throws is the logger's problem; the call goes on.
-            let _ = self.dispatch_direct(event);
-        } else {
-            self.send(event);
+            let _ = self.dispatch_direct(event(text));
+            return;
         }
+        let len = text.len();
+        if self.log_queued.fetch_add(len, Ordering::AcqRel) + len > LOG_BUFFER_LIMIT {
+            self.log_queued.fetch_sub(len, Ordering::AcqRel);
+            self.log_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.send_dropped_notice();
+        self.send(event(text));
+    }
+
+    /// Queue a warning saying how many log messages were dropped, if any
+    /// were since the last one. Sent before the next message that fits and
+    /// before a job's result, so the logger hears of a flood in order.
+    fn send_dropped_notice(&self) {
+        let dropped = self.log_dropped.swap(0, Ordering::Relaxed);
+        if dropped == 0 {
+            return;
+        }
+        let text = dropped_lines_message(dropped);
+        self.log_queued.fetch_add(text.len(), Ordering::AcqRel);
+        self.send(Event::Log {
+            level: LogLevel::Warn,
+            text,
+        });
+    }
+
+    /// Queue the result of job `call_id`, after any notice of dropped logs.
+    pub fn send_done(&self, call_id: u32, outcome: Outcome) {
+        self.send_dropped_notice();
+        self.send(Event::Done { call_id, outcome });
     }
 
     /// Run JS host function `index` for the plugin (the core's `HostCallback`).

@@ -19,7 +19,7 @@ use napi::bindgen_prelude::{BigInt, Buffer, Function as JsFunction, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::bridge::{Bridge, Event, EventArgs, SyncScope};
+use crate::bridge::{Bridge, EventArgs, SyncScope};
 use crate::error::{ErrorInfo, JsErrorDetail};
 use crate::signature::type_name;
 
@@ -359,7 +359,7 @@ fn worker(inner: Arc<Inner>, jobs: mpsc::Receiver<Job>) {
         };
         let (call_id, outcome) = catch_unwind(AssertUnwindSafe(|| inner.run(job)))
             .unwrap_or_else(|payload| (call_id, Outcome::Failed(panic_text(payload))));
-        inner.bridge.send(Event::Done { call_id, outcome });
+        inner.bridge.send_done(call_id, outcome);
         if closing {
             break;
         }

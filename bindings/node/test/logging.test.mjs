@@ -123,3 +123,36 @@ test('CallContext.logLevel can be set, as in the JS SDK: the plugin logs at the 
   }, { name: 'TypeError', message: /unrecognized log level "verbose"/ });
   assert.equal(kept.logLevel, 'warn');
 });
+
+test('a log flood waiting for a blocked logger is bounded, and the logger is told how much was dropped', async () => {
+  // The first message blocks the JS thread long enough for the plugin (on its
+  // own thread) to queue all 1100 messages of 16 KiB: more than the 16 MiB a
+  // plugin's queue holds.
+  const texts = [];
+  let blocked = false;
+  const logger = {
+    info(text) {
+      if (!blocked) {
+        blocked = true;
+        const until = Date.now() + 2000;
+        while (Date.now() < until);
+      }
+      texts.push(['info', text.length]);
+    },
+    warn(text) {
+      texts.push(['warn', text]);
+    },
+  };
+  const p = await createPlugin(wat('log'), { logger, logLevel: 'info' });
+  const message = 'z'.repeat(16 * 1024);
+  await p.call('log_many', message);
+  const notice = texts.pop();
+  const kept = texts.length;
+  assert.ok(texts.every(([level, n]) => level === 'info' && n === message.length));
+  assert.ok(kept * message.length <= 16 * 1024 * 1024 + message.length, `${kept} kept`);
+  assert.deepEqual(notice, ['warn', `${1100 - kept} log messages dropped: more than 16777216 bytes were waiting to be handled`]);
+  // The next call delivers every message again.
+  texts.length = 0;
+  await p.call('log_all', 'after');
+  assert.deepEqual(texts, [['info', 5], ['warn', 'after']]);
+});
