@@ -1,11 +1,43 @@
 //! The panic guard and the pointer/string checks shared by every export.
+//!
+//! Every `extern "C"` function's body is a call of `guard` or `guard_with`
+//! (or of another export): `capi/tests/guarded.rs` fails on one that is not.
 
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Run `body`; a panic becomes `fallback` instead of unwinding into C.
 pub(crate) fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+    guard_with(|_| fallback, body)
+}
+
+/// Run `body`; a panic becomes `on_panic(text)` instead of unwinding into C,
+/// with `text` saying what panicked, so that an export can keep it where C
+/// reads its errors.
+pub(crate) fn guard_with<T>(on_panic: impl FnOnce(&str) -> T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        on_panic(&format!(
+            "the runtime panicked: {}",
+            extism_core::panic_message(&*payload)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_fallback_with_its_message() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let text = guard_with(|text| text.to_string(), || panic!("index {} out of range", 7));
+        let value = guard(-1, || -> i32 { panic!("boom") });
+        std::panic::set_hook(quiet);
+        assert_eq!(text, "the runtime panicked: index 7 out of range");
+        assert_eq!(value, -1);
+        assert_eq!(guard_with(|_| 0, || 5), 5);
+    }
 }
 
 /// A C string argument as UTF-8. `Err` says what is wrong with it.

@@ -8,7 +8,7 @@ use extism_core::{CancelHandle, Plugin, SharedPlugin, RC_ERROR};
 use crate::compiled::{compile, ExtismCompiledPlugin, COMPILE_PREFIX};
 use crate::current_plugin::HostContext;
 use crate::function::ExtismFunction;
-use crate::guard::{bytes_arg, c_string, created, free_tagged, guard, live, str_arg, Tagged};
+use crate::guard::{bytes_arg, c_string, created, free_tagged, guard, guard_with, live, str_arg, Tagged};
 use crate::types::ExtismSize;
 
 const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
@@ -62,6 +62,14 @@ impl ExtismPlugin {
 
     fn set_error(&self, text: Option<&str>) {
         *self.error.lock().unwrap_or_else(|e| e.into_inner()) = text.map(c_string);
+    }
+
+    /// Keep `text` as the error `extism_plugin_error` shows, and return
+    /// `value`: what an export does when its work panicked, so that the error
+    /// of an earlier call is not mistaken for this one's.
+    fn failed<T>(&self, text: &str, value: T) -> T {
+        self.set_error(Some(text));
+        value
     }
 }
 
@@ -274,28 +282,39 @@ pub unsafe extern "C" fn extism_plugin_call_with_host_context(
 ) -> i32 {
     guard(RC_ERROR, || {
         let Some(p) = live(plugin) else { return RC_ERROR };
-        let args = str_arg(func_name, "function name").and_then(|name| Ok((name, bytes_arg(data, data_len, "input")?)));
-        let (name, input) = match args {
-            Ok(a) => a,
-            Err(text) => {
-                p.set_error(Some(&text));
-                return RC_ERROR;
-            }
-        };
-        let mut guard = match p.plugin.lock() {
-            Ok(g) => g,
-            // A host function calling back into its own plugin.
-            Err(e) => {
-                p.set_error(Some(e.message()));
-                return RC_ERROR;
-            }
-        };
-        let context =
-            (!host_context.is_null()).then(|| Box::new(HostContext(host_context)) as Box<dyn std::any::Any + Send>);
-        let result = guard.call_with_context(name, input, context);
-        p.set_error(result.error.as_ref().map(|e| e.message()));
-        result.rc
+        guard_with(|panic| p.failed(panic, RC_ERROR), || call(p, func_name, data, data_len, host_context))
     })
+}
+
+/// The body of `extism_plugin_call_with_host_context`, for a live plugin.
+unsafe fn call(
+    p: &ExtismPlugin,
+    func_name: *const c_char,
+    data: *const u8,
+    data_len: ExtismSize,
+    host_context: *mut c_void,
+) -> i32 {
+    let args = str_arg(func_name, "function name").and_then(|name| Ok((name, bytes_arg(data, data_len, "input")?)));
+    let (name, input) = match args {
+        Ok(a) => a,
+        Err(text) => {
+            p.set_error(Some(&text));
+            return RC_ERROR;
+        }
+    };
+    let mut guard = match p.plugin.lock() {
+        Ok(g) => g,
+        // A host function calling back into its own plugin.
+        Err(e) => {
+            p.set_error(Some(e.message()));
+            return RC_ERROR;
+        }
+    };
+    let context =
+        (!host_context.is_null()).then(|| Box::new(HostContext(host_context)) as Box<dyn std::any::Any + Send>);
+    let result = guard.call_with_context(name, input, context);
+    p.set_error(result.error.as_ref().map(|e| e.message()));
+    result.rc
 }
 
 /// Deprecated: the same as `extism_plugin_error`.
@@ -347,8 +366,13 @@ pub unsafe extern "C" fn extism_plugin_output_data(plugin: *mut ExtismPlugin) ->
 pub unsafe extern "C" fn extism_plugin_reset(plugin: *mut ExtismPlugin) -> bool {
     guard(false, || {
         let Some(p) = live(plugin) else { return false };
-        let result = p.plugin.lock().and_then(|mut g| g.reset());
-        p.set_error(result.as_ref().err().map(|e| e.message()));
-        result.is_ok()
+        guard_with(
+            |panic| p.failed(panic, false),
+            || {
+                let result = p.plugin.lock().and_then(|mut g| g.reset());
+                p.set_error(result.as_ref().err().map(|e| e.message()));
+                result.is_ok()
+            },
+        )
     })
 }

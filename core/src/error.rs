@@ -199,8 +199,6 @@ impl std::error::Error for Error {}
 /// The `Result` of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The text of a wasmtime error with its causes, without the backtrace
-/// section wasmtime puts in front of traps.
 /// The message a panic carried (a `&str` or `String` payload), or "".
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
@@ -210,6 +208,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("")
 }
 
+/// The text of a wasmtime error with its causes, without the backtrace
+/// section wasmtime puts in front of traps.
 pub(crate) fn wasmtime_text(err: &wasmtime::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
