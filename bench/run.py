@@ -64,18 +64,23 @@ def build():
     return exe
 
 
-def bench_env(cache=False):
+def bench_env(cache=False, module_cache=True):
     """The environment of every benchmark process: RUST_BACKTRACE removed (it
     changes the official figures) and, unless `cache`, the compile cache off
-    (EXTISM_CACHE_CONFIG empty; unset means wasmtime's default cache)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RUST_BACKTRACE", "EXTISM_CACHE_CONFIG")}
+    (EXTISM_CACHE_CONFIG empty; unset means wasmtime's default cache). Without
+    `module_cache`, our in-process module cache is off too
+    (EXTISM_MODULE_CACHE_BYTES=0), so that compiling is what is measured."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RUST_BACKTRACE", "EXTISM_CACHE_CONFIG", "EXTISM_MODULE_CACHE_BYTES")}
     if not cache:
         env["EXTISM_CACHE_CONFIG"] = ""
+    if not module_cache:
+        env["EXTISM_MODULE_CACHE_BYTES"] = "0"
     return env
 
 
 def run(exe, workload, samples, libs):
-    env = bench_env(cache=workload == "compile_cached")
+    env = bench_env(cache=workload == "compile_cached", module_cache=workload != "compile")
     name = "compile" if workload == "compile_cached" else workload
     out = subprocess.run([exe, PLUGIN, name, str(samples)] + libs, env=env, check=True,
                          capture_output=True, text=True).stdout

@@ -345,10 +345,11 @@ fn compile(
     load: LoadOptions,
     dumps: Dumps,
 ) -> Result<Compiled> {
-    let shared = engine::shared(EngineKind {
+    let kind = EngineKind {
         fuel: fuel_limit.is_some(),
         coredump: dumps.coredump.is_some(),
-    })?;
+    };
+    let shared = engine::shared(kind)?;
     let engine = &shared.engine;
     let sources = manifest.load_modules(load)?;
 
@@ -360,7 +361,7 @@ fn compile(
     }
     let mut compiled: Vec<(String, Module)> = Vec::with_capacity(sources.len());
     for source in sources {
-        let module = Module::new(engine, &source.bytes).map_err(|e| Error::compile(wasmtime_text(&e)))?;
+        let module = crate::module_cache::module(engine, kind.index(), &source.bytes)?;
         compiled.push((source.name, module));
     }
 

@@ -22,7 +22,8 @@ pub(crate) struct EngineKind {
 }
 
 impl EngineKind {
-    fn index(self) -> usize {
+    /// Tells the process's engines apart (the module cache's key has it).
+    pub(crate) fn index(self) -> usize {
         self.fuel as usize | (self.coredump as usize) << 1
     }
 }

@@ -1,0 +1,152 @@
+//! Compiled modules kept in the process, keyed by engine and the SHA-256 of
+//! the wasm bytes, so that a plugin made again from bytes already compiled
+//! costs about an instantiation (no compile, no disk-cache look-up). Bounded
+//! by the total size of the wasm bytes behind the kept modules; the module
+//! used least recently goes first.
+//!
+//! `EXTISM_MODULE_CACHE_BYTES` sets the bound when the first module is
+//! compiled (0 turns the cache off); [`set_module_cache_limit`] changes it.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Engine, Module};
+
+use crate::error::{wasmtime_text, Error, Result};
+
+/// The default bound: the wasm bytes of the modules kept, 256 MiB.
+pub const DEFAULT_MODULE_CACHE_LIMIT: usize = 256 * 1024 * 1024;
+
+type Key = (usize, [u8; 32]);
+
+struct Entry {
+    module: Module,
+    bytes: usize,
+    last_use: u64,
+}
+
+struct Cache {
+    entries: HashMap<Key, Entry>,
+    /// The sum of `bytes` over `entries`, at most `limit`.
+    bytes: usize,
+    limit: usize,
+    clock: u64,
+    hits: u64,
+    misses: u64,
+}
+
+impl Cache {
+    fn shrink_to(&mut self, limit: usize) {
+        while self.bytes > limit {
+            let Some((&key, _)) = self.entries.iter().min_by_key(|(_, e)| e.last_use) else {
+                break;
+            };
+            if let Some(gone) = self.entries.remove(&key) {
+                self.bytes -= gone.bytes;
+            }
+        }
+    }
+}
+
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let limit = std::env::var("EXTISM_MODULE_CACHE_BYTES")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MODULE_CACHE_LIMIT);
+        Mutex::new(Cache {
+            entries: HashMap::new(),
+            bytes: 0,
+            limit,
+            clock: 0,
+            hits: 0,
+            misses: 0,
+        })
+    })
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Cache> {
+    cache().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Set the bound of the process's module cache, in bytes of wasm (0 turns it
+/// off); modules past the new bound are dropped at once. Plugins already made
+/// keep their modules.
+pub fn set_module_cache_limit(bytes: usize) {
+    let mut cache = lock();
+    cache.limit = bytes;
+    cache.shrink_to(bytes);
+}
+
+/// What the module cache holds now and has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleCacheStats {
+    /// Modules kept.
+    pub modules: usize,
+    /// The wasm bytes behind them.
+    pub bytes: usize,
+    /// The bound on `bytes`.
+    pub limit: usize,
+    /// Compilations answered from the cache.
+    pub hits: u64,
+    /// Compilations that compiled.
+    pub misses: u64,
+}
+
+/// The module cache's figures, for hosts and tests.
+pub fn module_cache_stats() -> ModuleCacheStats {
+    let cache = lock();
+    ModuleCacheStats {
+        modules: cache.entries.len(),
+        bytes: cache.bytes,
+        limit: cache.limit,
+        hits: cache.hits,
+        misses: cache.misses,
+    }
+}
+
+/// The module of `wasm` for `engine` (`engine_id` tells the process's engines
+/// apart): from the cache, or compiled and kept when it fits the bound.
+pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<Module> {
+    if lock().limit == 0 {
+        return compile(engine, wasm);
+    }
+    let key = (engine_id, Sha256::digest(wasm).into());
+    {
+        let mut cache = lock();
+        cache.clock += 1;
+        let now = cache.clock;
+        if let Some(entry) = cache.entries.get_mut(&key) {
+            entry.last_use = now;
+            let module = entry.module.clone();
+            cache.hits += 1;
+            return Ok(module);
+        }
+        cache.misses += 1;
+    }
+    // Compiled outside the lock: other plugins go on meanwhile. Two threads
+    // compiling the same bytes at once both compile; the later one's is kept.
+    let module = compile(engine, wasm)?;
+    let mut cache = lock();
+    if wasm.len() <= cache.limit {
+        let limit = cache.limit - wasm.len();
+        cache.shrink_to(limit);
+        cache.clock += 1;
+        let entry = Entry {
+            module: module.clone(),
+            bytes: wasm.len(),
+            last_use: cache.clock,
+        };
+        if let Some(old) = cache.entries.insert(key, entry) {
+            cache.bytes -= old.bytes;
+        }
+        cache.bytes += wasm.len();
+    }
+    Ok(module)
+}
+
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
+    Module::new(engine, wasm).map_err(|e| Error::compile(wasmtime_text(&e)))
+}

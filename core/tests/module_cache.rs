@@ -1,0 +1,68 @@
+//! The process's cache of compiled modules (core/src/module_cache.rs). It is
+//! process-wide, so this file holds one test that walks through it in order.
+
+mod common;
+use common::*;
+
+use extism_core::{module_cache_stats, set_module_cache_limit, PluginBuilder, DEFAULT_MODULE_CACHE_LIMIT};
+
+fn echo(bytes: &[u8], fuel: Option<u64>) -> Vec<u8> {
+    let mut p = PluginBuilder::new(bytes.to_vec())
+        .with_fuel_limit(fuel)
+        .build()
+        .unwrap();
+    p.call("echo", b"cached?").unwrap().to_vec()
+}
+
+#[test]
+fn modules_are_compiled_once_per_engine_and_bounded() {
+    let start = module_cache_stats();
+    assert_eq!(start.limit, DEFAULT_MODULE_CACHE_LIMIT);
+    assert_eq!((start.modules, start.hits, start.misses), (0, 0, 0));
+
+    // The same bytes twice: compiled once, and both plugins work.
+    let a = wat("echo");
+    assert_eq!(echo(&a, None), b"cached?");
+    assert_eq!(echo(&a, None), b"cached?");
+    let s = module_cache_stats();
+    assert_eq!((s.modules, s.bytes, s.hits, s.misses), (1, a.len(), 1, 1));
+
+    // Fuel metering is another engine, so another module.
+    assert_eq!(echo(&a, Some(1_000_000)), b"cached?");
+    let s = module_cache_stats();
+    assert_eq!((s.modules, s.hits, s.misses), (2, 1, 2));
+
+    // Other bytes (one more byte of white space) are another module.
+    let mut b = a.clone();
+    b.push(b'\n');
+    assert_eq!(echo(&b, None), b"cached?");
+    let s = module_cache_stats();
+    assert_eq!((s.modules, s.bytes, s.misses), (3, 2 * a.len() + b.len(), 3));
+
+    // A bound that holds two of them drops the one used least recently.
+    set_module_cache_limit(a.len() + b.len());
+    let s = module_cache_stats();
+    assert_eq!((s.modules, s.bytes), (2, a.len() + b.len()));
+    // `b` and the fuel engine's `a` are kept; the plain `a` is compiled again.
+    assert_eq!(echo(&b, None), b"cached?");
+    assert_eq!(echo(&a, Some(1_000_000)), b"cached?");
+    assert_eq!(module_cache_stats().hits, 3);
+    assert_eq!(echo(&a, None), b"cached?");
+    let s = module_cache_stats();
+    assert_eq!((s.hits, s.misses, s.modules), (3, 4, 2));
+    assert!(s.bytes <= s.limit);
+
+    // Bytes that do not compile are not kept (a miss), and fail as before.
+    let e = PluginBuilder::new(b"(module (func (export \"x\") (result i32)))".to_vec())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), extism_core::ErrorKind::Compile, "{e}");
+    let s = module_cache_stats();
+    assert_eq!((s.modules, s.misses), (2, 5));
+
+    // 0 turns the cache off: nothing is kept, nothing is counted.
+    set_module_cache_limit(0);
+    assert_eq!(echo(&a, None), b"cached?");
+    let s = module_cache_stats();
+    assert_eq!((s.modules, s.bytes, s.hits, s.misses), (0, 0, 3, 5));
+}
