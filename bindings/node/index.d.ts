@@ -313,6 +313,41 @@ export declare function createPluginSync(manifest: Exclude<ManifestLike, Respons
 /** An alias of {@link createPluginSync}. */
 export declare const newPluginSync: typeof createPluginSync;
 
+/** Options of {@link createPool}: those of {@link createPlugin}, and how many instances at most. */
+export interface PoolOptions extends ExtismPluginOptions {
+  /** The most instances the pool makes (a whole number >= 1; default: the number of CPUs). */
+  maxInstances?: number;
+}
+
+/**
+ * Beyond the official SDK: up to `maxInstances` plugins made from one source,
+ * each running its calls on its own native thread. A call takes an idle
+ * instance, makes one when fewer than `maxInstances` exist, or waits for one
+ * (first come, first served).
+ */
+export declare class Pool {
+  private constructor();
+  /** The most instances this pool makes. */
+  readonly maxInstances: number;
+  /** How many instances exist now. */
+  readonly instances: number;
+  /** `Plugin.call` on an instance no other call is using. Rejects with `pool is closed` after {@link Pool.close}. */
+  call<T = any>(funcName: string, input?: string | number | Uint8Array, hostContext?: T): Promise<PluginOutput | null>;
+  /** True if main exports `funcName` as a plugin function. */
+  functionExists(funcName: string): Promise<boolean>;
+  /** Refuse new calls and those waiting for an instance, let running calls finish, then close every instance. */
+  close(): Promise<void>;
+}
+
+/**
+ * Beyond the official SDK: create a {@link Pool}. Its first instance is made
+ * now, so a bad source or option rejects here; the source is compiled once.
+ */
+export declare function createPool(
+  manifest: ManifestLike | PromiseLike<ManifestLike>,
+  opts?: PoolOptions,
+): Promise<Pool>;
+
 /** The runtime's version. */
 export declare const version: string;
 

@@ -11,5 +11,7 @@ export const {
   PluginOutput,
   Plugin,
   CallContext,
+  createPool,
+  Pool,
   version,
 } = api;

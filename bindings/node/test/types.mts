@@ -1,6 +1,9 @@
 // Type-checked by `tsc --noEmit` (npm test): the ES module view of the package.
 import createPlugin, {
   CAPABILITIES,
+  createPool,
+  type Pool,
+  type PoolOptions,
   createPluginSync,
   newPlugin,
   PluginOutput,
@@ -78,6 +81,14 @@ async function main(): Promise<void> {
   await plugin.getInstance().catch((e: unknown) => (e as ExtismError).code);
   await Promise.all([plugin.close(), other.close()]);
   console.log(syncOut, exists, exports, imports, reset, active, CAPABILITIES.supportsTimeouts);
+
+  const poolOptions: PoolOptions = { ...options, maxInstances: 2 };
+  const pool: Pool = await createPool(sources[0], poolOptions);
+  const pooled: PluginOutput | null = await pool.call('count_vowels', 'hello', { ctx: 2 });
+  const poolHas: boolean = await pool.functionExists('count_vowels');
+  const sizes: number = pool.instances + pool.maxInstances;
+  await pool.close();
+  console.log(pooled, poolHas, sizes);
 }
 
 void main;
