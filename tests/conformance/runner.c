@@ -710,7 +710,8 @@ static const struct {
 
 /* What this frontend's API cannot express (see README.md, "Skips"); none so far. */
 static const char *unsupported_need(const char *need) {
-  (void)need;
+  if (strcmp(need, "pool") == 0) return "extism.h (the official header) has no pool of plugins";
+  if (strcmp(need, "async") == 0) return "extism.h (the official header) has no asynchronous call";
   return NULL;
 }
 

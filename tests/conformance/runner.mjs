@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import createPlugin from '../../bindings/node/index.mjs';
+import createPlugin, { createPool } from '../../bindings/node/index.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -289,7 +289,8 @@ async function runCase(c, repo, httpBase) {
     let plugin = null;
     let createError = null;
     try {
-      plugin = await createPlugin(env.source(c.plugin), opts);
+      // With `pool`, every call step goes through a pool of that many instances.
+      plugin = c.pool === undefined ? await createPlugin(env.source(c.plugin), opts) : await createPool(env.source(c.plugin), { ...opts, maxInstances: c.pool });
     } catch (e) {
       createError = e;
     }
@@ -313,6 +314,7 @@ async function runCase(c, repo, httpBase) {
       const steps = c.steps ?? [];
       for (let i = 0; i < steps.length; i++) {
         const step = steps[i];
+        if (c.pool !== undefined && !('function' in step)) return `step ${i}: a pool case has only call steps`;
         if (step.reset) {
           if ((await plugin.reset()) !== true) return `step ${i}: reset returned false`;
           continue;
@@ -338,20 +340,27 @@ async function runCase(c, repo, httpBase) {
             repeat = setInterval(() => plugin.cancel(), 20);
           }, step.cancel_after_ms);
         }
-        let err = null;
-        let output = new Uint8Array(0);
+        // `concurrently`: the step's call made that many times at once, each checked.
+        const one = async () => {
+          try {
+            const out = await plugin.call(step.function, input, step.host_context);
+            // No output is null (also for an empty output).
+            return { err: null, output: out === null ? new Uint8Array(0) : out.bytes() };
+          } catch (e) {
+            return { err: e, output: new Uint8Array(0) };
+          }
+        };
+        let results;
         try {
-          const out = await plugin.call(step.function, input, step.host_context);
-          // No output is null (also for an empty output).
-          if (out !== null) output = out.bytes();
-        } catch (e) {
-          err = e;
+          results = await Promise.all(Array.from({ length: step.concurrently ?? 1 }, one));
         } finally {
           if (timer !== null) clearTimeout(timer);
           if (repeat !== null) clearInterval(repeat);
         }
-        const why = checkStep(step, env, mapError(err, step.function), output);
-        if (why !== null) return `step ${i} (${step.function}): ${why}`;
+        for (const { err, output } of results) {
+          const why = checkStep(step, env, mapError(err, step.function), output);
+          if (why !== null) return `step ${i} (${step.function}): ${why}`;
+        }
       }
     } finally {
       await plugin.close();

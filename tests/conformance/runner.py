@@ -8,6 +8,7 @@ Runs every case of cases.json (README.md there describes the format) and prints
 Usage: runner.py [cases.json] [--repo DIR] [--only NAME]...
 """
 
+import asyncio
 import base64
 import json
 import os
@@ -296,6 +297,47 @@ def check_step(step: Dict[str, Any], env: Env, err: Optional[BaseException], out
     return None
 
 
+Result = Tuple[Optional[BaseException], bytes]
+
+
+def call_step(target: Any, step: Dict[str, Any], data: bytes, use_async: bool) -> List[Result]:
+    """Run a call step on a Plugin or Pool: once, or `concurrently` times at
+    once (threads, or asyncio.gather with `use_async`); one result each."""
+    name, context = step["function"], step.get("host_context")
+    count = step.get("concurrently", 1)
+
+    async def one_async() -> Result:
+        try:
+            return None, await target.call_async(name, data, host_context=context)
+        except extism.Error as e:
+            return e, b""
+
+    if use_async:
+
+        async def all_async() -> List[Result]:
+            return list(await asyncio.gather(*(one_async() for _ in range(count))))
+
+        return asyncio.run(all_async())
+
+    results: List[Result] = [(None, b"")] * count
+
+    def one(k: int) -> None:
+        try:
+            results[k] = (None, target.call(name, data, host_context=context))
+        except extism.Error as e:
+            results[k] = (e, b"")
+
+    if count == 1:
+        one(0)
+        return results
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def run_case(case: Dict[str, Any], repo: str, http_base: str) -> Optional[str]:
     for need in case.get("needs", []):
         if need in UNSUPPORTED_NEEDS:
@@ -314,12 +356,16 @@ def run_case(case: Dict[str, Any], repo: str, http_base: str) -> Optional[str]:
         env = Env(repo, http_base if case.get("http") else None, tmpdir)
         functions = [host_function(name, impl) for name, impl in host.items()]
         try:
-            plugin = extism.Plugin(
-                env.source(case["plugin"]),
-                wasi=bool(case.get("wasi", False)),
-                functions=functions,
-                fuel_limit=case.get("fuel_limit"),
-            )
+            options: Dict[str, Any] = {
+                "wasi": bool(case.get("wasi", False)),
+                "functions": functions,
+                "fuel_limit": case.get("fuel_limit"),
+            }
+            if "pool" in case:
+                # Every call step goes through a pool of that many instances.
+                plugin = extism.Pool(env.source(case["plugin"]), max_instances=case["pool"], **options)
+            else:
+                plugin = extism.Plugin(env.source(case["plugin"]), **options)
             create_error = None
         except extism.Error as e:
             create_error = str(e)
@@ -340,6 +386,8 @@ def run_case(case: Dict[str, Any], repo: str, http_base: str) -> Optional[str]:
 
         try:
             for i, step in enumerate(case.get("steps", [])):
+                if "pool" in case and "function" not in step:
+                    return f"step {i}: a pool case has only call steps"
                 if "config" in step:
                     # The official SDK merges config only at creation (Plugin(config=...));
                     # the native plugin's update_config is the same merge, at any time.
@@ -363,19 +411,18 @@ def run_case(case: Dict[str, Any], repo: str, http_base: str) -> Optional[str]:
                 canceller = None
                 if "cancel_after_ms" in step:
                     canceller = Canceller(plugin.cancel_handle(), step["cancel_after_ms"])
-                err: Optional[BaseException] = None
-                output = b""
                 try:
-                    output = plugin.call(step["function"], data, host_context=step.get("host_context"))
-                except extism.Error as e:
-                    err = e
+                    results = call_step(plugin, step, data, bool(case.get("async")))
                 finally:
                     if canceller is not None:
                         canceller.stop()
-                why = check_step(step, env, err, output)
-                if why is not None:
-                    return f"step {i} ({step['function']}): {why}"
+                for err, output in results:
+                    why = check_step(step, env, err, output)
+                    if why is not None:
+                        return f"step {i} ({step['function']}): {why}"
         finally:
+            if isinstance(plugin, extism.Pool):
+                plugin.close()
             del plugin
         return None
     finally:
