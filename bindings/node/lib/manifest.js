@@ -238,13 +238,8 @@ function manifestJson(manifest, opts) {
   const config = stringMap(first(opts.config, manifest.config), 'config');
   if (config) out.config = config;
 
-  const hosts = first(opts.allowedHosts, manifest.allowedHosts, manifest.allowed_hosts);
-  if (hosts !== undefined) {
-    if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string')) {
-      throw new TypeError('allowedHosts must be an array of strings');
-    }
-    out.allowed_hosts = hosts;
-  }
+  const hosts = allowedHosts(manifest, opts);
+  if (hosts !== undefined) out.allowed_hosts = hosts;
 
   // camelCase `allowedPaths` is the JS SDK's guest → host map; snake_case
   // `allowed_paths` in a manifest is the core's host → guest map.
@@ -263,6 +258,15 @@ function manifestJson(manifest, opts) {
     if (!MANIFEST_CONVERTED.has(key)) out[key] = value;
   }
   return JSON.stringify(out);
+}
+
+/** The hosts a plugin may reach: the option, else the manifest's (either spelling). */
+function allowedHosts(manifest, opts) {
+  const hosts = first(opts.allowedHosts, manifest.allowedHosts, manifest.allowed_hosts);
+  if (hosts !== undefined && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string'))) {
+    throw new TypeError('allowedHosts must be an array of strings');
+  }
+  return hosts;
 }
 
 /** The host functions of `opts.functions`, flattened in a fixed order. */
@@ -314,6 +318,10 @@ function settings(manifest, opts) {
     logLevel,
     fetch,
     hostModules: hostModules(functions, Boolean(opts.useWasi)),
+    // A plugin that can wait on nothing in this process (no JS host function,
+    // no JS fetch, no HTTP at all) may run its short calls on the JS thread
+    // (docs/node.md, Where calls run).
+    inlineCalls: functions.length === 0 && fetch === null && !(allowedHosts(manifest, opts)?.length > 0),
     load: {
       wasi: Boolean(opts.useWasi),
       wasiOutput: opts.enableWasiOutput === undefined ? undefined : Boolean(opts.enableWasiOutput),

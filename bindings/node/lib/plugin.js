@@ -36,6 +36,16 @@ const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const TOKEN = Symbol('Plugin');
 
+// `call()` runs on the JS thread, as `callSync` does, when the plugin can wait
+// on nothing in this process (`inlineCalls`), no job of it is pending, the
+// input is at most INLINE_MAX_INPUT bytes, and the export's last INLINE_AFTER
+// runs each took less than INLINE_BUDGET_MS. Otherwise the call goes to the
+// plugin's thread. docs/node.md (Where calls run) says what this means for the
+// event loop.
+const INLINE_BUDGET_MS = 0.1;
+const INLINE_AFTER = 4;
+const INLINE_MAX_INPUT = 64 * 1024;
+
 class State {
   constructor(prepared) {
     this.id = nextPluginId;
@@ -59,6 +69,12 @@ class State {
     this.hostError = null;
     /** > 0 while a host function of this plugin runs synchronously. */
     this.inHost = 0;
+    /** Whether short calls may run on the JS thread (see INLINE_BUDGET_MS). */
+    this.inlineCalls = Boolean(prepared.inlineCalls);
+    /** Per export: how many of its latest runs in a row took less than INLINE_BUDGET_MS. */
+    this.shortRuns = new Map();
+    /** True while a call of this plugin runs on the JS thread through `call()`. */
+    this.inlineRunning = false;
     states.set(this.id, new WeakRef(this));
     forget.register(this, this.id);
   }
@@ -86,6 +102,23 @@ class State {
   isFunctionExport(name) {
     const exports = this.native?.describe().exports ?? [];
     return exports.some((e) => e.name === name && e.kind === 'function');
+  }
+
+  /** Count a run of export `name` that took `ms`. */
+  noteRun(name, ms) {
+    if (ms < INLINE_BUDGET_MS) this.shortRuns.set(name, Math.min((this.shortRuns.get(name) ?? 0) + 1, INLINE_AFTER));
+    else this.shortRuns.delete(name);
+  }
+
+  /** Whether a call of `name` with `size` bytes of input runs on the JS thread now. */
+  runsInline(name, size) {
+    return (
+      this.inlineCalls &&
+      !this.inlineRunning &&
+      this.pending.size === 0 &&
+      size <= INLINE_MAX_INPUT &&
+      this.shortRuns.get(name) === INLINE_AFTER
+    );
   }
 
   takeHostError() {
@@ -360,6 +393,7 @@ function settle(state, jobId, outcome) {
   if (job.hostContext !== undefined) state.hostContexts.delete(job.hostContext);
   unpin(state);
   const hostError = state.takeHostError();
+  if (job.op === 'call' && typeof outcome.runNs === 'number') state.noteRun(job.name, outcome.runNs / 1e6);
   if (outcome.ok) job.resolve(job.map ? job.map(outcome) : undefined);
   else job.reject(toError(outcome, job, hostError));
 }
@@ -446,11 +480,27 @@ class Plugin {
       }
       const bytes = toInput(input);
       const state = this.#state;
+      if (state.runsInline(funcName, bytes.byteLength)) return this.#callInline(funcName, bytes, hostContext);
       const hc = state.addHostContext(hostContext);
       const job = { op: 'call', name: funcName, hostContext: hc, map: outputOf, isFunctionExport: (n) => state.isFunctionExport(n) };
       return submit(state, job, (id) => this.#native.call(id, funcName, bytes, hc));
     } catch (e) {
       return Promise.reject(e);
+    }
+  }
+
+  /** `call()` of a short export, run on the JS thread; settles as `call()` does. */
+  #callInline(funcName, bytes, hostContext) {
+    const state = this.#state;
+    state.inlineRunning = true;
+    const start = performance.now();
+    try {
+      return Promise.resolve(this.callSync(funcName, bytes, hostContext));
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      state.noteRun(funcName, performance.now() - start);
+      state.inlineRunning = false;
     }
   }
 

@@ -40,8 +40,8 @@ pub(crate) enum Event {
     },
     /// A log line the plugin's sink accepted.
     Log { level: LogLevel, text: String },
-    /// Job `call_id` finished.
-    Done { call_id: u32, outcome: Outcome },
+    /// Job `call_id` finished after running for `run_ns` on the plugin thread.
+    Done { call_id: u32, outcome: Outcome, run_ns: u64 },
     /// Send a plugin's HTTP request with the plugin's JS `fetch`; answer through `reply`.
     Fetch {
         request: JsFetchRequest,
@@ -81,12 +81,20 @@ impl JsValuesTupleIntoVec for EventArgs {
                     <&str>::to_napi_value(env, level.as_str())?,
                     String::to_napi_value(env, text)?,
                 ],
-                Event::Done { call_id, outcome } => vec![
-                    u32::to_napi_value(env, DONE)?,
-                    id,
-                    u32::to_napi_value(env, call_id)?,
-                    crate::plugin::JsOutcome::to_napi_value(env, outcome.into_js())?,
-                ],
+                Event::Done {
+                    call_id,
+                    outcome,
+                    run_ns,
+                } => {
+                    let mut js = outcome.into_js();
+                    js.run_ns = Some(run_ns as f64);
+                    vec![
+                        u32::to_napi_value(env, DONE)?,
+                        id,
+                        u32::to_napi_value(env, call_id)?,
+                        crate::plugin::JsOutcome::to_napi_value(env, js)?,
+                    ]
+                }
                 Event::Fetch { request, reply } => vec![
                     u32::to_napi_value(env, FETCH)?,
                     id,
@@ -245,9 +253,13 @@ impl Bridge {
     }
 
     /// Queue the result of job `call_id`, after any notice of dropped logs.
-    pub fn send_done(&self, call_id: u32, outcome: Outcome) {
+    pub fn send_done(&self, call_id: u32, outcome: Outcome, run_ns: u64) {
         self.send_dropped_notice();
-        self.send(Event::Done { call_id, outcome });
+        self.send(Event::Done {
+            call_id,
+            outcome,
+            run_ns,
+        });
     }
 
     /// Run JS host function `index` for the plugin (the core's `HostCallback`).

@@ -10,6 +10,7 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use extism_core::log::{LogLevel, LogSink};
 use extism_core::{
@@ -44,6 +45,8 @@ pub struct JsOutcome {
     pub rc: Option<i32>,
     /// The facts behind a failure of some kinds (`HashMismatch`, `UnresolvedImport`, `VarLimit`).
     pub detail: Option<JsErrorDetail>,
+    /// How long the job ran on the plugin thread, in ns (jobs of that thread only).
+    pub run_ns: Option<f64>,
 }
 
 impl Outcome {
@@ -56,6 +59,7 @@ impl Outcome {
             message: None,
             rc: None,
             detail: None,
+            run_ns: None,
         };
         match self {
             Outcome::Output(bytes) => js.output = Some(Buffer::from(bytes)),
@@ -335,7 +339,7 @@ const POLL_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros(
 
 /// `rx.recv()`, polling for up to [`POLL_BEFORE_SLEEP`] before sleeping.
 pub(crate) fn recv_polling<T>(rx: &mpsc::Receiver<T>) -> Result<T, mpsc::RecvError> {
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     loop {
         match rx.try_recv() {
             Ok(message) => return Ok(message),
@@ -357,9 +361,11 @@ fn worker(inner: Arc<Inner>, jobs: mpsc::Receiver<Job>) {
             | Job::FunctionExists { call_id, .. }
             | Job::Close { call_id } => *call_id,
         };
+        let start = Instant::now();
         let (call_id, outcome) = catch_unwind(AssertUnwindSafe(|| inner.run(job)))
             .unwrap_or_else(|payload| (call_id, Outcome::Failed(panic_text(payload))));
-        inner.bridge.send_done(call_id, outcome);
+        let run_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        inner.bridge.send_done(call_id, outcome, run_ns);
         if closing {
             break;
         }

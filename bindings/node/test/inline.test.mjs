@@ -1,0 +1,77 @@
+// Where `call()` runs (docs/node.md, "Where calls run"): short calls of a
+// plugin that can wait on nothing in this process run on the JS thread; every
+// other call runs on the plugin's thread. A call on the JS thread delivers its
+// log lines before `call()` returns, one on the plugin's thread only later:
+// that is how these tests tell them apart.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import createPlugin from '@extism-rs/extism';
+import { recorder, wat } from './helpers.mjs';
+
+/** Call `log_all` until a call logs before `call()` returned; how many calls that took, or null. */
+async function callsUntilInline(p, lines, tries) {
+  for (let i = 1; i <= tries; i++) {
+    lines.length = 0;
+    const pending = p.call('log_all', `call ${i}`);
+    const inline = lines.length > 0;
+    assert.equal(await pending, null);
+    assert.deepEqual(lines, [['error', `call ${i}`]]);
+    if (inline) return i;
+  }
+  return null;
+}
+
+test('short calls move to the JS thread after 4 short runs, and settle as before', async () => {
+  const { lines, logger } = recorder();
+  const p = await createPlugin(wat('log'), { logger, logLevel: 'error' });
+  const n = await callsUntilInline(p, lines, 200);
+  assert.ok(n !== null && n >= 5, `the first 4 calls run on the plugin thread; inline from call ${n}`);
+  // Output, errors and the order of calls are those of the plugin thread's path.
+  const echo = await createPlugin(wat('echo'));
+  for (let i = 0; i < 50; i++) assert.equal((await echo.call('echo', `e${i}`)).text(), `e${i}`);
+  await assert.rejects(echo.call('missing'), /function "missing" does not exist/);
+  const [a, b] = await Promise.all([echo.call('echo', 'first'), echo.call('echo', 'second')]);
+  assert.deepEqual([a.text(), b.text()], ['first', 'second']);
+  await p.close();
+  await echo.close();
+});
+
+test('plugins that could wait on this process never run calls on the JS thread', async () => {
+  const { lines, logger } = recorder();
+  const withHost = await createPlugin(wat('log'), {
+    logger,
+    logLevel: 'error',
+    functions: { 'extism:host/user': { unused: () => 0 } },
+  });
+  assert.equal(await callsUntilInline(withHost, lines, 30), null, 'JS host functions');
+  const withHosts = await createPlugin(wat('log'), { logger, logLevel: 'error', allowedHosts: ['127.0.0.1'] });
+  assert.equal(await callsUntilInline(withHosts, lines, 30), null, 'allowedHosts');
+  await withHost.close();
+  await withHosts.close();
+});
+
+test('a long export stays on the plugin thread', async () => {
+  // log_many: 1100 log messages of 2 KiB, far over 100 µs on any machine.
+  const { lines, logger } = recorder();
+  const p = await createPlugin(wat('log'), { logger, logLevel: 'info' });
+  for (let i = 0; i < 12; i++) {
+    lines.length = 0;
+    const pending = p.call('log_many', 'y'.repeat(2048));
+    assert.equal(lines.length, 0, `call ${i} did not run on the JS thread`);
+    await pending;
+    assert.equal(lines.length, 1100);
+  }
+  await p.close();
+});
+
+test('large inputs go to the plugin thread', async () => {
+  const { lines, logger } = recorder();
+  const p = await createPlugin(wat('log'), { logger, logLevel: 'error' });
+  assert.ok((await callsUntilInline(p, lines, 200)) !== null);
+  lines.length = 0;
+  const pending = p.call('log_all', 'x'.repeat(64 * 1024 + 1));
+  assert.equal(lines.length, 0, 'more than 64 KiB of input is not run inline');
+  await pending;
+  assert.equal(lines.length, 1);
+  await p.close();
+});
