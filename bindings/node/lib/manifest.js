@@ -318,10 +318,14 @@ function settings(manifest, opts) {
     logLevel,
     fetch,
     hostModules: hostModules(functions, Boolean(opts.useWasi)),
-    // A plugin that can wait on nothing in this process (no JS host function,
-    // no JS fetch, no HTTP at all) may run its short calls on the JS thread
-    // (docs/node.md, Where calls run).
-    inlineCalls: functions.length === 0 && fetch === null && !(allowedHosts(manifest, opts)?.length > 0),
+    // Short calls may run on the JS thread (docs/node.md, Where calls run)
+    // unless the plugin could wait there for this process: on an `async` host
+    // function, a JS fetch or HTTP at all; or the caller asked for a worker.
+    inlineCalls:
+      !opts.runInWorker &&
+      fetch === null &&
+      !(allowedHosts(manifest, opts)?.length > 0) &&
+      !functions.some(({ fn }) => fn.constructor?.name === 'AsyncFunction'),
     load: {
       wasi: Boolean(opts.useWasi),
       wasiOutput: opts.enableWasiOutput === undefined ? undefined : Boolean(opts.enableWasiOutput),

@@ -36,8 +36,8 @@ const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const TOKEN = Symbol('Plugin');
 
-// `call()` runs on the JS thread, as `callSync` does, when the plugin can wait
-// on nothing in this process (`inlineCalls`), no job of it is pending, the
+// `call()` runs on the JS thread, as `callSync` does, when the plugin cannot
+// wait on this process (`inlineCalls`), no job of it is pending, the
 // input is at most INLINE_MAX_INPUT bytes, and the export's last INLINE_AFTER
 // runs each took less than INLINE_BUDGET_MS. Otherwise the call goes to the
 // plugin's thread. docs/node.md (Where calls run) says what this means for the
@@ -255,6 +255,8 @@ function runHost(state, index, ctx, args) {
     state.inHost--;
   }
   if (isThenable(value)) {
+    // This plugin's host functions may return Promises: its calls stay off the JS thread.
+    state.inlineCalls = false;
     Promise.resolve(value).then(finish, fail);
     return;
   }
@@ -306,6 +308,17 @@ function hostDirect(pluginId, index, generation, hostContextId, ...args) {
     // The JS thread is running the plugin: nothing could settle the Promise.
     // Its later failure (it may use the dead context) is a consequence of this one.
     Promise.resolve(value).catch(() => {});
+    if (state.inlineRunning) {
+      // A call() that ran here because its export had been short: from now on
+      // every call of this plugin runs on its own thread.
+      state.inlineCalls = false;
+      return hostFailed(
+        state,
+        new TypeError(
+          `host function ${label(f)} returned a Promise while call() ran on the JS thread; declare it \`async\` or pass runInWorker: true so that calls of this plugin wait for it on their own thread`,
+        ),
+      );
+    }
     return hostFailed(
       state,
       new TypeError(`host function ${label(f)} returned a Promise, which callSync cannot wait for; use call()`),

@@ -38,16 +38,55 @@ test('short calls move to the JS thread after 4 short runs, and settle as before
 
 test('plugins that could wait on this process never run calls on the JS thread', async () => {
   const { lines, logger } = recorder();
-  const withHost = await createPlugin(wat('log'), {
-    logger,
-    logLevel: 'error',
-    functions: { 'extism:host/user': { unused: () => 0 } },
+  const opts = { logger, logLevel: 'error' };
+  const asyncHost = { 'extism:host/user': { unused: async () => 0 } };
+  for (const [what, extra] of [
+    ['an async host function', { functions: asyncHost }],
+    ['allowedHosts', { allowedHosts: ['127.0.0.1'] }],
+    ['runInWorker', { runInWorker: true }],
+  ]) {
+    const p = await createPlugin(wat('log'), { ...opts, ...extra });
+    assert.equal(await callsUntilInline(p, lines, 30), null, what);
+    await p.close();
+  }
+});
+
+test('plain host functions run inline; one that returns a Promise there fails that call once', async () => {
+  let promise = false;
+  let calls = 0;
+  const functions = {
+    'extism:host/user': {
+      hello_world(ctx, addr) {
+        calls++;
+        const text = ctx.read(addr).text();
+        if (promise) return Promise.resolve(ctx.store(`late ${text}`));
+        return ctx.store(`Hello, ${text}!`);
+      },
+    },
+  };
+  const p = await createPlugin(wat('host'), { functions });
+  let inline = false;
+  for (let i = 0; i < 200 && !inline; i++) {
+    const before = calls;
+    const pending = p.call('call_host', `n${i}`);
+    inline = calls > before;
+    assert.equal((await pending).text(), `Hello, n${i}!`);
+  }
+  assert.ok(inline, 'a plain host function does not keep calls off the JS thread');
+  promise = true;
+  await assert.rejects(p.call('call_host', 'x'), {
+    name: 'TypeError',
+    message:
+      'host function extism:host/user::hello_world returned a Promise while call() ran on the JS thread; declare it `async` or pass runInWorker: true so that calls of this plugin wait for it on their own thread',
   });
-  assert.equal(await callsUntilInline(withHost, lines, 30), null, 'JS host functions');
-  const withHosts = await createPlugin(wat('log'), { logger, logLevel: 'error', allowedHosts: ['127.0.0.1'] });
-  assert.equal(await callsUntilInline(withHosts, lines, 30), null, 'allowedHosts');
-  await withHost.close();
-  await withHosts.close();
+  // From now on the plugin's calls run on its thread, where the Promise is awaited.
+  for (let i = 0; i < 10; i++) {
+    const before = calls;
+    const pending = p.call('call_host', `p${i}`);
+    assert.equal(calls, before, `call ${i} runs on the plugin thread`);
+    assert.equal((await pending).text(), `late p${i}`);
+  }
+  await p.close();
 });
 
 test('a long export stays on the plugin thread', async () => {
