@@ -120,7 +120,8 @@ def run_python(python, workloads):
 
 def python_main(quick):
     ours, official = python_venvs()
-    workloads = ["create", "empty_call", "echo_64", "echo_1m", "host", "threads_1", "threads_2"]
+    workloads = ["create", "empty_call", "echo_64", "echo_1m", "host", "threads_1", "threads_2",
+                 "pool_threads_1", "pool_threads_2", "pool_threads_4", "pool_gather_4"]
     processes = 2 if quick else 4
     medians = {w: {ours: [], official: []} for w in workloads}
     for i in range(processes):
@@ -140,6 +141,13 @@ def python_main(quick):
         one = statistics.median(medians["threads_1"][python])
         two = statistics.median(medians["threads_2"][python])
         print(f"2 threads vs 1 ({label}): {one / two:.2f}x the throughput")
+    # One shared plugin: ours is a Pool of 2 instances, the official SDK one
+    # plugin behind a lock (it has no pool).
+    for python, label in ((ours, "ours, Pool of 2"), (official, "official, one plugin + lock")):
+        one = statistics.median(medians["pool_threads_1"][python])
+        row = ", ".join(f"{name} {one / statistics.median(medians[name][python]):.2f}x"
+                        for name in ("pool_threads_2", "pool_threads_4", "pool_gather_4"))
+        print(f"shared plugin vs 1 thread ({label}): {row}")
 
 
 def node_main(quick):
@@ -159,7 +167,7 @@ def node_main(quick):
     variants = [("ours async", ours, "async"), ("ours sync", ours, "sync"),
                 ("v2 rc13", v2, "async"), ("v2 rc13 worker", v2, "worker"),
                 ("v1.0.3", v1, "async"), ("v1.0.3 worker", v1, "worker")]
-    workloads = ["create", "empty_call", "echo_64", "echo_1m", "host"]
+    workloads = ["create", "empty_call", "echo_64", "echo_1m", "host", "cpu_plugin", "cpu_pool2"]
     env = bench_env()
     processes = 1 if quick else 3
     results = {(label, w): [] for label, _, _ in variants for w in workloads}
@@ -178,6 +186,10 @@ def node_main(quick):
             values = results[(label, w)]
             row += f"{fmt(statistics.median(values), w) if values else 'n/a':>20}"
         print(f"{label:<16}{row}")
+    one, two = results[("ours async", "cpu_plugin")], results[("ours async", "cpu_pool2")]
+    if one and two:
+        print(f"ours: a pool of 2 vs one plugin, 4 callers of count_vowels (64 KiB): "
+              f"{statistics.median(one) / statistics.median(two):.2f}x the throughput")
 
 
 def fmt(ns, workload):

@@ -33,15 +33,40 @@ function call(p, name, input) {
   return mode === 'sync' ? p.callSync(name, input) : p.call(name, input);
 }
 
+/** ns per call of `callers` callers keeping calls of count_vowels (64 KiB) in flight for ~1 s on `target`. */
+async function throughput(target, callers) {
+  const data = new Uint8Array(65536).fill(97);
+  let done = 0;
+  const stop = performance.now() + 1000;
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: callers }, async () => {
+    while (performance.now() < stop) {
+      await target.call('count_vowels', data);
+      done++;
+    }
+  }));
+  return Number(process.hrtime.bigint() - start) / Math.max(1, done);
+}
+
 const workloads = {
   create: () => timed(10, async () => { const p = await plugin(); await call(p, 'noop', ''); await p.close(); }),
   empty_call: async () => { const p = await plugin(); const r = await timed(3000, () => call(p, 'noop', '')); await p.close(); return r; },
   echo_64: async () => { const p = await plugin(); const d = new Uint8Array(64); const r = await timed(3000, () => call(p, 'echo', d)); await p.close(); return r; },
   echo_1m: async () => { const p = await plugin(); const d = new Uint8Array(1 << 20); const r = await timed(10, () => call(p, 'echo', d)); await p.close(); return r; },
   host: async () => { const p = await plugin(); const d = new Uint8Array(16); const r = await timed(2000, () => call(p, 'host', d)); await p.close(); return r; },
+  // Ours only (the official SDKs have no pool): 4 callers on one plugin, and on a pool of 2.
+  cpu_plugin: async () => { const p = await plugin(); const r = await throughput(p, 4); await p.close(); return r; },
+  cpu_pool2: async () => {
+    const pool = await sdk.createPool({ wasm: [{ data: new Uint8Array(wasm) }] }, { functions, maxInstances: 2 });
+    const r = await throughput(pool, 4);
+    await pool.close();
+    return r;
+  },
 };
+const oursOnly = new Set(['cpu_plugin', 'cpu_pool2']);
 
 for (const name of wanted.length ? wanted : Object.keys(workloads)) {
+  if (oursOnly.has(name) && (typeof sdk.createPool !== 'function' || mode !== 'async')) continue;
   await workloads[name]();
   const values = [];
   for (let i = 0; i < SAMPLES; i++) values.push(await workloads[name]());

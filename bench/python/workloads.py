@@ -87,6 +87,88 @@ def workload_threads_2():
     return threads(2)
 
 
+COUNT_DATA = b"a" * 65536
+
+
+def shared_calls():
+    """`call()` for callers sharing one plugin: this project's Pool of 2
+    instances, or, with the official SDK (which has no pool), one plugin behind
+    a lock, the only safe way to share it there."""
+    if hasattr(extism, "Pool"):
+        pool = extism.Pool(PLUGIN, max_instances=2, functions=[bench_host])
+        return lambda: pool.call("count_vowels", COUNT_DATA), pool
+    shared = plugin()
+    lock = threading.Lock()
+
+    def call():
+        with lock:
+            return shared.call("count_vowels", COUNT_DATA)
+
+    return call, None
+
+
+def pooled(count):
+    """Calls of `count` threads sharing one plugin (`shared_calls`), counting
+    vowels in 64 KiB for a fixed time; ns per call overall."""
+    call, pool = shared_calls()
+    done = [0] * count
+    stop = time.perf_counter() + 1.0
+
+    def run(i):
+        while time.perf_counter() < stop:
+            call()
+            done[i] += 1
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    start = time.perf_counter_ns()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if pool is not None:
+        pool.close()
+    return (time.perf_counter_ns() - start) / max(1, sum(done))
+
+
+def workload_pool_threads_1():
+    return pooled(1)
+
+
+def workload_pool_threads_2():
+    return pooled(2)
+
+
+def workload_pool_threads_4():
+    return pooled(4)
+
+
+def workload_pool_gather_4():
+    """asyncio.gather over 4 callers for a fixed time: `Pool.call_async` here,
+    `asyncio.to_thread` of the locked call with the official SDK."""
+    import asyncio
+
+    call, pool = shared_calls()
+    done = [0]
+
+    async def caller(stop):
+        while time.perf_counter() < stop:
+            if pool is not None:
+                await pool.call_async("count_vowels", COUNT_DATA)
+            else:
+                await asyncio.to_thread(call)
+            done[0] += 1
+
+    async def main():
+        stop = time.perf_counter() + 1.0
+        await asyncio.gather(*(caller(stop) for _ in range(4)))
+
+    start = time.perf_counter_ns()
+    asyncio.run(main())
+    if pool is not None:
+        pool.close()
+    return (time.perf_counter_ns() - start) / max(1, done[0])
+
+
 WORKLOADS = [name[len("workload_"):] for name in dir() if name.startswith("workload_")]
 
 if __name__ == "__main__":
