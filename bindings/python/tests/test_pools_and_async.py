@@ -254,3 +254,19 @@ def test_cancel_while_waiting_for_a_pool_instance_gives_it_back():
         return await pool.call_async("echo", "next", timeout=5)
 
     assert asyncio.run(main()) == b"next"
+
+
+def test_a_host_function_declared_async_that_returns_no_awaitable(monkeypatch):
+    # A function counted as async (as functools.wraps or markcoroutinefunction
+    # can make a plain one) that returns a plain value: a clear error.
+    monkeypatch.setattr(extism.extism, "_is_async", lambda f: True)
+
+    @extism.host_fn(name="hello_world")
+    def hello_world(name: str) -> str:
+        return f"Hello, {name}!"
+
+    plugin = extism.Plugin(HOST, functions=[hello_world])
+    text = "host function hello_world is declared async but returned str, not an awaitable"
+    for run in (lambda: plugin.call("call_host", "x"), lambda: asyncio.run(plugin.call_async("call_host", "x"))):
+        with pytest.raises(extism.Error, match=text):
+            run()
