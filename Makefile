@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 RELEASE := $(TARGET_DIR)/release
 export EXTISM_LIB_DIR := $(RELEASE)
 
-.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance fuzz header demo lint clean
+.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak fuzz header demo lint clean
 
 all: build
 
@@ -92,7 +92,7 @@ test-rust: fixtures
 test-c: build fixtures
 	tests/c/run.sh
 
-test: lint fuzz test-rust test-install test-leaks test-python test-node test-dist test-conformance test-c
+test: lint fuzz test-rust test-install test-leaks test-python test-node test-dist test-conformance test-c test-soak
 
 # The Python package (a venv in .venv, pip install from source, pytest, stubtest).
 test-python: fixtures
@@ -105,6 +105,16 @@ test-node: fixtures
 # tests/conformance/cases.json through C, Python and Node: the three must agree.
 test-conformance: build test-python test-node
 	tests/conformance/run.sh
+
+# Soak and create/free churn of C, Python and Node (tests/soak/README.md):
+# a minute each in `make test`; `make soak` is the long form.
+SOAK_SECONDS ?= 3600
+SOAK_CYCLES ?= 100000
+test-soak: build test-python test-node
+	tests/soak/run.sh 60 20000
+
+soak: build test-python test-node
+	tests/soak/run.sh $(SOAK_SECONDS) $(SOAK_CYCLES)
 
 # The C suite under valgrind: no definite or indirect leaks, no invalid
 # accesses. (Uninitialised-value reports come from inside wasmparser's
