@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 RELEASE := $(TARGET_DIR)/release
 export EXTISM_LIB_DIR := $(RELEASE)
 
-.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak fuzz header demo lint clean
+.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak test-loom fuzz header demo lint clean
 
 all: build
 
@@ -89,10 +89,16 @@ fixtures:
 test-rust: fixtures
 	$(CARGO) test --release -p extism-core -p extism-capi -p extism-cli
 
+# The pool's hand-out and the cancel generations under loom: every
+# interleaving of a few threads (the core's `loom` feature swaps in loom's
+# primitives; only the core is rebuilt).
+test-loom:
+	$(CARGO) test --release -p extism-core --features loom --lib loom_
+
 test-c: build fixtures
 	tests/c/run.sh
 
-test: lint fuzz test-rust test-install test-leaks test-python test-node test-dist test-conformance test-c test-soak
+test: lint fuzz test-rust test-loom test-install test-leaks test-python test-node test-dist test-conformance test-c test-soak
 
 # The Python package (a venv in .venv, pip install from source, pytest, stubtest).
 test-python: fixtures

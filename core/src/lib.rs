@@ -38,6 +38,7 @@ mod plugin;
 mod pool;
 mod shared_plugin;
 mod state;
+mod sync;
 mod wasi;
 
 pub use compiled::{CompiledPlugin, ModuleDescription, PluginBuilder};

@@ -7,13 +7,14 @@
 //! Each store's epoch callback decides for its own plugin, so a timeout or a
 //! cancel stops only the plugin it belongs to, even though engines are shared.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 
 use crate::state::PluginState;
+use crate::sync::AtomicU64;
 
 /// Raised (as a wasmtime error) when the memory budget is exceeded.
 #[derive(Debug)]
@@ -82,26 +83,60 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Interruption state shared by a plugin and its cancel handles.
-///
-/// Every call (and instantiation) gets a new generation; a cancel records the
-/// generation it saw running. So a cancel can only stop the call that was
-/// running when it was sent, never a later one, however the threads race.
+/// Interruption state shared by a plugin and its cancel handles: the
+/// generations, and the engine whose epoch a cancel bumps.
 pub(crate) struct Interrupt {
-    /// `generation << 1 | running`.
-    state: AtomicU64,
-    /// The generation a cancel was sent to (0: none).
-    cancelled: AtomicU64,
+    generations: Generations,
     engine: wasmtime::Engine,
 }
 
 impl Interrupt {
     pub fn new(engine: wasmtime::Engine) -> Arc<Self> {
         Arc::new(Interrupt {
-            state: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
+            generations: Generations::new(),
             engine,
         })
+    }
+
+    /// Mark a new call (or instantiation) as running.
+    pub fn begin(&self) {
+        self.generations.begin();
+    }
+
+    /// Mark the running call as over.
+    pub fn end(&self) {
+        self.generations.end();
+    }
+
+    /// Whether the running call was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.generations.is_cancelled()
+    }
+
+    fn cancel(&self) {
+        if self.generations.cancel().is_some() {
+            // The store notices at its next epoch check.
+            self.engine.increment_epoch();
+        }
+    }
+}
+
+/// Every call (and instantiation) gets a new generation; a cancel records the
+/// generation it saw running. So a cancel can only stop the call that was
+/// running when it was sent, never a later one, however the threads race.
+pub(crate) struct Generations {
+    /// `generation << 1 | running`.
+    state: AtomicU64,
+    /// The generation a cancel was sent to (0: none).
+    cancelled: AtomicU64,
+}
+
+impl Generations {
+    pub fn new() -> Self {
+        Generations {
+            state: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+        }
     }
 
     /// Mark a new call (or instantiation) as running.
@@ -122,13 +157,13 @@ impl Interrupt {
         state & 1 == 1 && self.cancelled.load(Ordering::Acquire) == state >> 1
     }
 
-    fn cancel(&self) {
+    /// Cancel the running call, if one runs: the generation cancelled.
+    pub fn cancel(&self) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
-        if state & 1 == 1 {
+        (state & 1 == 1).then(|| {
             self.cancelled.store(state >> 1, Ordering::Release);
-            // The store notices at its next epoch check.
-            self.engine.increment_epoch();
-        }
+            state >> 1
+        })
     }
 }
 
@@ -228,5 +263,69 @@ impl Drop for TimedSection {
         let t = ticker();
         let mut active = t.active.lock().unwrap_or_else(|e| e.into_inner());
         *active -= 1;
+    }
+}
+
+/// Every interleaving of a plugin's calls with two cancellers (`make
+/// test-loom`).
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests {
+    use super::Generations;
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use loom::sync::Arc;
+
+    /// A cancel stops only the call it saw running, and a cancel of the
+    /// running call is never lost, however two cancels of different calls race.
+    #[test]
+    fn loom_cancels_reach_the_call_they_saw_and_no_other() {
+        loom::model(|| {
+            let g = Arc::new(Generations::new());
+            let cancellers: Vec<_> = (0..2)
+                .map(|_| {
+                    let g = g.clone();
+                    loom::thread::spawn(move || g.cancel())
+                })
+                .collect();
+            g.begin();
+            let first = g.is_cancelled();
+            g.end();
+            g.begin();
+            let targets: Vec<Option<u64>> = cancellers.into_iter().map(|t| t.join().unwrap()).collect();
+            // Every cancel is done and visible; call 2 still runs.
+            let second = g.is_cancelled();
+            g.end();
+            assert!(!first || targets.contains(&Some(1)), "call 1 stopped by a cancel of another call");
+            assert_eq!(second, targets.contains(&Some(2)), "targets {targets:?}");
+            assert!(!g.is_cancelled(), "no call runs, none is cancelled");
+        });
+    }
+
+    /// A call that keeps checking sees a cancel sent while it runs.
+    #[test]
+    fn loom_a_running_call_sees_its_cancel() {
+        loom::model(|| {
+            let g = Arc::new(Generations::new());
+            let running = Arc::new(AtomicBool::new(false));
+            let canceller = {
+                let (g, running) = (g.clone(), running.clone());
+                loom::thread::spawn(move || {
+                    while !running.load(SeqCst) {
+                        loom::thread::yield_now();
+                    }
+                    assert_eq!(g.cancel(), Some(1));
+                })
+            };
+            g.begin();
+            running.store(true, SeqCst);
+            while !g.is_cancelled() {
+                loom::thread::yield_now();
+            }
+            g.end();
+            canceller.join().unwrap();
+            // The next call starts uncancelled.
+            g.begin();
+            assert!(!g.is_cancelled());
+            g.end();
+        });
     }
 }

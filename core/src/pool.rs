@@ -8,12 +8,12 @@
 //! lets guards already handed out finish and refuses every later `get`.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::compiled::CompiledPlugin;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plugin::Plugin;
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 type Factory<T> = Box<dyn Fn() -> Result<T> + Send + Sync>;
 
@@ -253,5 +253,65 @@ impl<T: Send + 'static> std::ops::Deref for PoolGuard<T> {
 impl<T: Send + 'static> std::ops::DerefMut for PoolGuard<T> {
     fn deref_mut(&mut self) -> &mut T {
         self.item.as_mut().expect("a guard holds its item until dropped")
+    }
+}
+
+/// Every interleaving of a few callers of one pool (`make test-loom`).
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests {
+    use super::Pool;
+    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use loom::sync::Arc;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(f);
+    }
+
+    /// Two callers of a pool of one: each gets the one instance in turn, never
+    /// both at once, and neither waits forever.
+    #[test]
+    fn loom_an_instance_is_never_handed_to_two_callers() {
+        model(|| {
+            let made = Arc::new(AtomicUsize::new(0));
+            let counter = made.clone();
+            let pool = Pool::with_factory(1, move || Ok(counter.fetch_add(1, SeqCst))).unwrap();
+            let busy = Arc::new(AtomicBool::new(false));
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (pool, busy) = (pool.clone(), busy.clone());
+                    loom::thread::spawn(move || {
+                        let guard = pool.get(None).unwrap();
+                        assert_eq!(*guard, 0);
+                        assert!(!busy.swap(true, SeqCst), "an instance handed to two callers");
+                        busy.store(false, SeqCst);
+                    })
+                })
+                .collect();
+            for c in callers {
+                c.join().unwrap();
+            }
+            assert_eq!(made.load(SeqCst), 1);
+            assert_eq!(pool.instances(), 1);
+        });
+    }
+
+    /// Closing fails a caller waiting for the only instance (or arriving
+    /// later), and the instance handed out is dropped when given back.
+    #[test]
+    fn loom_close_fails_waiters_and_lets_guards_finish() {
+        model(|| {
+            let pool = Pool::with_factory(1, || Ok(())).unwrap();
+            let held = pool.get(None).unwrap();
+            let waiter = {
+                let pool = pool.clone();
+                loom::thread::spawn(move || pool.get(None).is_ok())
+            };
+            pool.close();
+            drop(held);
+            assert!(!waiter.join().unwrap(), "a closed pool handed out an instance");
+            assert_eq!(pool.instances(), 0);
+        });
     }
 }
