@@ -56,27 +56,30 @@ def workload_host():
     return timed(3000, lambda: p.call("host", data))
 
 
-def threads(count):
-    """Calls per second with `count` threads, each with its own plugin,
-    echoing 64 KiB for a fixed time; returned as ns per call overall."""
-    plugins = [plugin() for _ in range(count)]
-    data = b"y" * 65536
-    done = [0] * count
+def for_a_second(calls):
+    """Run each of `calls` in a loop on its own thread for a second; ns per
+    call overall."""
+    done = [0] * len(calls)
     stop = time.perf_counter() + 1.0
 
     def run(i):
-        p = plugins[i]
         while time.perf_counter() < stop:
-            p.call("echo", data)
+            calls[i]()
             done[i] += 1
 
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
     start = time.perf_counter_ns()
     for t in ts:
         t.start()
     for t in ts:
         t.join()
     return (time.perf_counter_ns() - start) / max(1, sum(done))
+
+
+def threads(count):
+    """`count` threads, each with its own plugin, echoing 64 KiB."""
+    data = b"y" * 65536
+    return for_a_second([lambda p=plugin(): p.call("echo", data) for _ in range(count)])
 
 
 def workload_threads_1():
@@ -108,26 +111,12 @@ def shared_calls():
 
 
 def pooled(count):
-    """Calls of `count` threads sharing one plugin (`shared_calls`), counting
-    vowels in 64 KiB for a fixed time; ns per call overall."""
+    """`count` threads sharing one plugin (`shared_calls`), counting vowels in 64 KiB."""
     call, pool = shared_calls()
-    done = [0] * count
-    stop = time.perf_counter() + 1.0
-
-    def run(i):
-        while time.perf_counter() < stop:
-            call()
-            done[i] += 1
-
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    start = time.perf_counter_ns()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    ns = for_a_second([call] * count)
     if pool is not None:
         pool.close()
-    return (time.perf_counter_ns() - start) / max(1, sum(done))
+    return ns
 
 
 def workload_pool_threads_1():
