@@ -134,7 +134,7 @@ test-leaks: build fixtures
 # A short, bounded run of each fuzz target (longer runs: SECURITY.md), after
 # replaying the inputs that once failed.
 FUZZ_SECONDS ?= 20
-FUZZ_TARGETS := manifest plugin_new kernel
+FUZZ_TARGETS := manifest plugin_new kernel kernel_model manifest_forms host_boundary
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
 FUZZ_BIN := $(FUZZ_TARGET_DIR)/x86_64-unknown-linux-gnu/release
 fuzz:
