@@ -282,7 +282,10 @@ pub unsafe extern "C" fn extism_plugin_call_with_host_context(
 ) -> i32 {
     guard(RC_ERROR, || {
         let Some(p) = live(plugin) else { return RC_ERROR };
-        guard_with(|panic| p.failed(panic, RC_ERROR), || call(p, func_name, data, data_len, host_context))
+        guard_with(
+            |panic| p.failed(panic, RC_ERROR),
+            || call(p, func_name, data, data_len, host_context),
+        )
     })
 }
 

@@ -55,9 +55,7 @@ fn every_export_runs_inside_a_guard() {
     let unguarded: Vec<String> = exports
         .iter()
         .filter(|(_, _, first)| {
-            let delegates = names
-                .iter()
-                .any(|other| first.starts_with(&format!("{other}(")));
+            let delegates = names.iter().any(|other| first.starts_with(&format!("{other}(")));
             !(first.starts_with("guard(") || first.starts_with("guard_with(") || delegates)
         })
         .map(|(file, name, first)| format!("{file}: {name} begins with `{first}`"))

@@ -294,7 +294,10 @@ mod loom_tests {
             // Every cancel is done and visible; call 2 still runs.
             let second = g.is_cancelled();
             g.end();
-            assert!(!first || targets.contains(&Some(1)), "call 1 stopped by a cancel of another call");
+            assert!(
+                !first || targets.contains(&Some(1)),
+                "call 1 stopped by a cancel of another call"
+            );
             assert_eq!(second, targets.contains(&Some(2)), "targets {targets:?}");
             assert!(!g.is_cancelled(), "no call runs, none is cancelled");
         });

@@ -71,10 +71,15 @@ fn global_and_per_plugin_logging() {
     log::drain_logs(|line| flood.push(line.to_string()));
     let notice = flood.pop().unwrap();
     let kept = flood.len();
-    assert!(flood.iter().all(|l| l.contains("extism::pdk") && l.contains(&"z".repeat(16 * 1024))));
+    assert!(flood
+        .iter()
+        .all(|l| l.contains("extism::pdk") && l.contains(&"z".repeat(16 * 1024))));
     let bytes: usize = flood.iter().map(String::len).sum();
     assert!(bytes <= log::LOG_BUFFER_LIMIT, "{bytes} bytes kept");
-    assert!(bytes + flood[0].len() > log::LOG_BUFFER_LIMIT, "only as many dropped as needed: {kept} kept");
+    assert!(
+        bytes + flood[0].len() > log::LOG_BUFFER_LIMIT,
+        "only as many dropped as needed: {kept} kept"
+    );
     assert_eq!(
         notice,
         format!("WARN extism::pdk: {}\n", log::dropped_lines_message(1100 - kept as u64))

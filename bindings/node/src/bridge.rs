@@ -41,7 +41,11 @@ pub(crate) enum Event {
     /// A log line the plugin's sink accepted.
     Log { level: LogLevel, text: String },
     /// Job `call_id` finished after running for `run_ns` on the plugin thread.
-    Done { call_id: u32, outcome: Outcome, run_ns: u64 },
+    Done {
+        call_id: u32,
+        outcome: Outcome,
+        run_ns: u64,
+    },
     /// Send a plugin's HTTP request with the plugin's JS `fetch`; answer through `reply`.
     Fetch {
         request: JsFetchRequest,
