@@ -54,15 +54,13 @@ unsafe fn new_compiled(
     fuel_limit: Option<u64>,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    guard(std::ptr::null_mut(), || {
-        let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit).map(|compiled| {
-            Box::into_raw(Box::new(ExtismCompiledPlugin {
-                tag: ExtismCompiledPlugin::TAG,
-                compiled,
-            }))
-        });
-        created(result, errmsg)
-    })
+    let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit).map(|compiled| {
+        Box::into_raw(Box::new(ExtismCompiledPlugin {
+            tag: ExtismCompiledPlugin::TAG,
+            compiled,
+        }))
+    });
+    created(result, errmsg)
 }
 
 /// Compile a plugin without creating an instance. `functions` (an array of
@@ -78,7 +76,9 @@ pub unsafe extern "C" fn extism_compiled_plugin_new(
     with_wasi: bool,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    new_compiled(wasm, wasm_size, functions, n_functions, with_wasi, None, errmsg)
+    guard(std::ptr::null_mut(), || {
+        new_compiled(wasm, wasm_size, functions, n_functions, with_wasi, None, errmsg)
+    })
 }
 
 /// Like `extism_compiled_plugin_new`; every plugin made from it gets a budget
@@ -93,15 +93,17 @@ pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
     fuel_limit: u64,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
-    new_compiled(
-        wasm,
-        wasm_size,
-        functions,
-        n_functions,
-        with_wasi,
-        Some(fuel_limit),
-        errmsg,
-    )
+    guard(std::ptr::null_mut(), || {
+        new_compiled(
+            wasm,
+            wasm_size,
+            functions,
+            n_functions,
+            with_wasi,
+            Some(fuel_limit),
+            errmsg,
+        )
+    })
 }
 
 /// Free a compiled plugin. NULL is ignored.

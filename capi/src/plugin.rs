@@ -85,11 +85,9 @@ unsafe fn new_plugin(
     create_prefix: &str,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    guard(std::ptr::null_mut(), || {
-        let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit)
-            .and_then(|compiled| compiled.instantiate().map_err(|e| format!("{create_prefix}{e}")));
-        created(result.map(ExtismPlugin::new), errmsg)
-    })
+    let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit)
+        .and_then(|compiled| compiled.instantiate().map_err(|e| format!("{create_prefix}{e}")));
+    created(result.map(ExtismPlugin::new), errmsg)
 }
 
 /// Create a plugin from `wasm` (a wasm binary, WAT, or a JSON/TOML manifest)
@@ -106,16 +104,18 @@ pub unsafe extern "C" fn extism_plugin_new(
     with_wasi: bool,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    new_plugin(
-        wasm,
-        wasm_size,
-        functions,
-        n_functions,
-        with_wasi,
-        None,
-        COMPILE_PREFIX,
-        errmsg,
-    )
+    guard(std::ptr::null_mut(), || {
+        new_plugin(
+            wasm,
+            wasm_size,
+            functions,
+            n_functions,
+            with_wasi,
+            None,
+            COMPILE_PREFIX,
+            errmsg,
+        )
+    })
 }
 
 /// Like `extism_plugin_new`, with a budget of `fuel_limit` fuel per call.
@@ -130,16 +130,18 @@ pub unsafe extern "C" fn extism_plugin_new_with_fuel_limit(
     fuel_limit: u64,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    new_plugin(
-        wasm,
-        wasm_size,
-        functions,
-        n_functions,
-        with_wasi,
-        Some(fuel_limit),
-        CREATE_PREFIX,
-        errmsg,
-    )
+    guard(std::ptr::null_mut(), || {
+        new_plugin(
+            wasm,
+            wasm_size,
+            functions,
+            n_functions,
+            with_wasi,
+            Some(fuel_limit),
+            CREATE_PREFIX,
+            errmsg,
+        )
+    })
 }
 
 /// Create a plugin from a compiled plugin, with its functions, WASI setting

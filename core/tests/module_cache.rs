@@ -55,7 +55,8 @@ fn modules_are_compiled_once_per_engine_and_bounded() {
     // Bytes that do not compile are not kept (a miss), and fail as before.
     let e = PluginBuilder::new(b"(module (func (export \"x\") (result i32)))".to_vec())
         .build()
-        .unwrap_err();
+        .err()
+        .unwrap();
     assert_eq!(e.kind(), extism_core::ErrorKind::Compile, "{e}");
     let s = module_cache_stats();
     assert_eq!((s.modules, s.misses), (2, 5));
