@@ -161,7 +161,10 @@ impl Generations {
     pub fn cancel(&self) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
         (state & 1 == 1).then(|| {
-            self.cancelled.store(state >> 1, Ordering::Release);
+            // The highest generation wins: a cancel that saw an older call
+            // must not overwrite one of the call running now (a race loom
+            // found when this was a plain store).
+            self.cancelled.fetch_max(state >> 1, Ordering::AcqRel);
             state >> 1
         })
     }
