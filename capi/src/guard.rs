@@ -23,23 +23,6 @@ pub(crate) fn guard_with<T>(on_panic: impl FnOnce(&str) -> T, body: impl FnOnce(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_panic_becomes_the_fallback_with_its_message() {
-        let quiet = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let text = guard_with(|text| text.to_string(), || panic!("index {} out of range", 7));
-        let value = guard(-1, || -> i32 { panic!("boom") });
-        std::panic::set_hook(quiet);
-        assert_eq!(text, "the runtime panicked: index 7 out of range");
-        assert_eq!(value, -1);
-        assert_eq!(guard_with(|_| 0, || 5), 5);
-    }
-}
-
 /// A C string argument as UTF-8. `Err` says what is wrong with it.
 pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, String> {
     if ptr.is_null() {
@@ -105,5 +88,22 @@ pub(crate) unsafe fn free_tagged<T: Tagged>(ptr: *mut T, clear_tag: impl FnOnce(
     if live(ptr).is_some() {
         clear_tag(&mut *ptr);
         drop(Box::from_raw(ptr));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_fallback_with_its_message() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let text = guard_with(|text| text.to_string(), || panic!("index {} out of range", 7));
+        let value = guard(-1, || -> i32 { panic!("boom") });
+        std::panic::set_hook(quiet);
+        assert_eq!(text, "the runtime panicked: index 7 out of range");
+        assert_eq!(value, -1);
+        assert_eq!(guard_with(|_| 0, || 5), 5);
     }
 }
