@@ -18,11 +18,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-import createPlugin, { createPluginSync, createPool } from '../../bindings/node/index.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+// EXTISM_NODE_PACKAGE: another copy of the package (a long soak runs from one
+// while the tree is rebuilt).
+const pkg = process.env.EXTISM_NODE_PACKAGE ?? path.join(here, '..', '..', 'bindings', 'node');
+const { default: createPlugin, createPluginSync, createPool } = await import(pathToFileURL(path.join(pkg, 'index.mjs')).href);
 const wat = (name) => readFileSync(path.join(here, '..', 'fixtures', 'wat', `${name}.wat`));
 const [ECHO, HOST, LIMITS, ERRORS, VARS] = ['echo', 'host', 'limits', 'errors', 'vars_config'].map(wat);
 const RANDOM = randomBytes(1 << 20);
