@@ -21,8 +21,11 @@ fn config_from_manifest_and_merges() {
     assert_eq!(p.call("config", b"greeting").unwrap(), b"");
     assert_eq!(p.call("config", b"new").unwrap(), b"x");
     // Bad updates change nothing.
-    assert!(p.update_config_json(br#"{"new": 1}"#).is_err());
-    assert!(p.update_config_json(b"not json").is_err());
+    for bad in [&br#"{"new": 1}"#[..], b"not json"] {
+        let e = p.update_config_json(bad).err().unwrap();
+        assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
+        assert!(e.message().starts_with("invalid config: "), "{e}");
+    }
     assert_eq!(p.call("config", b"new").unwrap(), b"x");
 }
 

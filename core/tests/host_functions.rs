@@ -128,8 +128,24 @@ fn every_value_type_passes_through() {
     .unwrap();
     let mut p = PluginBuilder::new(wat).with_function(f).build().unwrap();
     assert_eq!(p.call_with_context("run", b"", None).rc, 79);
-    assert!(Function::new("v", [ValType::V128], [], |_, _, _| Ok(())).is_err());
-    assert!(Function::new("r", [], [ValType::ExternRef], |_, _, _| Ok(())).is_err());
+    for (e, ty) in [
+        (
+            Function::new("v", [ValType::V128], [], |_, _, _| Ok(())).err().unwrap(),
+            "V128",
+        ),
+        (
+            Function::new("r", [], [ValType::ExternRef], |_, _, _| Ok(()))
+                .err()
+                .unwrap(),
+            "ExternRef",
+        ),
+    ] {
+        assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
+        assert_eq!(
+            e.message(),
+            format!("host functions support only i32, i64, f32 and f64 values, not {ty}")
+        );
+    }
 }
 
 #[test]
@@ -199,7 +215,16 @@ fn builtins_can_be_overridden_but_kernel_functions_cannot() {
     let alloc = Function::new("alloc", [ValType::I64], [ValType::I64], |_, _, _| Ok(()))
         .unwrap()
         .with_namespace("extism:host/env");
-    assert!(PluginBuilder::new(wat("echo")).with_function(alloc).build().is_err());
+    let e = PluginBuilder::new(wat("echo"))
+        .with_function(alloc)
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
+    assert_eq!(
+        e.message(),
+        "host function `alloc` cannot replace the Extism kernel function of that name"
+    );
 }
 
 #[test]
@@ -269,8 +294,20 @@ fn a_panicking_host_function_ends_the_call_with_an_error() {
 
 #[test]
 fn cancel_during_a_host_function_stops_the_call_when_it_returns() {
-    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |_, _, _| {
-        std::thread::sleep(std::time::Duration::from_millis(300));
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    // The first host call waits until the cancel has been sent; the call must
+    // then stop before call_twice makes its second host call.
+    let (sent_tx, sent_rx) = mpsc::channel::<()>();
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let sent_rx = std::sync::Mutex::new(sent_rx);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let f = Function::new("hello_world", [ValType::I64], [ValType::I64], move |_, _, _| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            entered_tx.send(()).unwrap();
+            sent_rx.lock().unwrap().recv().unwrap();
+        }
         Ok(())
     })
     .unwrap();
@@ -278,17 +315,16 @@ fn cancel_during_a_host_function_stops_the_call_when_it_returns() {
     let mut p = PluginBuilder::new(wat("host")).with_function(f).build().unwrap();
     let handle = p.cancel_handle();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        handle.cancel()
+        entered_rx.recv().unwrap();
+        assert!(handle.cancel());
+        sent_tx.send(()).unwrap();
     });
-    let start = std::time::Instant::now();
     let r = p.call_with_context("call_twice", b"", None);
     t.join().unwrap();
     assert_eq!((r.rc, r.error.unwrap().message()), (extism_core::RC_TRAP, "timeout"));
-    assert!(
-        start.elapsed() < std::time::Duration::from_millis(550),
-        "stopped before the second host call"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "stopped before the second host call");
+    // The next call is not cancelled.
+    assert_eq!(p.call_with_context("call_twice", b"", None).rc, 0);
 }
 
 #[test]

@@ -42,11 +42,11 @@ fn global_and_per_plugin_logging() {
 
     // The global buffered logger.
     log::log_to_buffer(Some("debug")).unwrap();
-    assert!(
-        log::log_to_buffer(Some("trace")).is_err(),
-        "only one logger per process"
-    );
-    assert!(log::log_to_file("stderr", None).is_err());
+    for refused in [log::log_to_buffer(Some("trace")), log::log_to_file("stderr", None)] {
+        let e = refused.err().expect("only one logger per process");
+        assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
+        assert_eq!(e.message(), "a log subscriber is already installed in this process");
+    }
     assert_eq!(level(&mut p), 1, "a refused logger does not change the level");
     p.call("log_all", "héllo".as_bytes()).unwrap();
     let mut lines = Vec::new();

@@ -9,9 +9,14 @@ use extism_core::{log, PluginBuilder};
 fn log_file_with_a_filter_directive() {
     let path = std::env::temp_dir().join(format!("extism-log-{}.txt", std::process::id()));
     let _ = std::fs::remove_file(&path);
+    let e = log::log_to_file("/no/such/dir/log.txt", None)
+        .err()
+        .expect("an unopenable file is an error");
+    assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
     assert!(
-        log::log_to_file("/no/such/dir/log.txt", None).is_err(),
-        "an unopenable file is an error"
+        e.message()
+            .starts_with("unable to open log file /no/such/dir/log.txt: "),
+        "{e}"
     );
     log::log_to_file(path.to_str().unwrap(), Some("extism=warn,cranelift=debug")).unwrap();
     // cranelift=debug raises the global level to debug...

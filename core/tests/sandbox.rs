@@ -117,5 +117,7 @@ fn nothing_is_reachable_without_allowed_paths_and_no_environment_leaks() {
         wat_path("wasi_fs"),
         tree.inside()
     );
-    assert!(PluginBuilder::new(manifest).build().is_err());
+    let e = PluginBuilder::new(manifest).build().err().unwrap();
+    assert_eq!(e.kind(), extism_core::ErrorKind::UnresolvedImport, "{e}");
+    assert!(e.message().contains("wasi_snapshot_preview1::"), "{e}");
 }

@@ -37,7 +37,8 @@ fn wasi_output_exit_codes_and_preopens() {
     assert!(e.message().contains("No such file or directory"), "{e}");
     // Without a preopen, fd 3 does not exist.
     let mut bare = PluginBuilder::new(wat("wasi")).with_wasi(true).build().unwrap();
-    assert!(bare.call("preopen", b"").is_err());
+    let e = bare.call("preopen", b"").err().unwrap();
+    assert_eq!(e.kind(), extism_core::ErrorKind::Trap, "{e}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 """Plugin and CompiledPlugin: inputs, calls, errors, config, ids and lifetimes."""
 
 import gc
+import weakref
 import hashlib
 import json
 import pathlib
@@ -295,8 +296,14 @@ def test_id_is_a_stable_uuid4():
 
 def test_can_free_plugin():
     plugin = extism.Plugin(wat("count_vowels"))
+    assert count(plugin, "aeiou") == 5
+    handle = plugin.cancel_handle()
+    freed = weakref.ref(plugin)
     del plugin
     gc.collect()
+    assert freed() is None, "the plugin object was not freed"
+    # A cancel handle outlives its plugin and does nothing.
+    assert handle.cancel() is True
 
 
 def test_context_manager_frees_plugin_and_owned_compiled_plugin():
