@@ -163,6 +163,16 @@ def test_compiled_plugin_shared_by_threads():
     assert outputs == [b'{"count":50}'] * 6
 
 
+def cancel_until_done(handle, thread, timeout=10.0):
+    """Cancel every 20 ms until `thread` ends: a cancel sent before the call
+    has started does nothing, and a busy machine may start it late."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        assert handle.cancel() is True
+        thread.join(0.02)
+    assert not thread.is_alive(), "the cancelled call did not stop"
+
+
 def test_cancel_from_another_thread():
     plugin = extism.Plugin(LIMITS, functions=[])
     handle = plugin.cancel_handle()
@@ -180,10 +190,9 @@ def test_cancel_from_another_thread():
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.05)
     assert t.is_alive()
-    assert handle.cancel() is True
-    join_all([t], timeout=10)
+    cancel_until_done(handle, t)
     assert outcome["result"] == "timeout"
     # The plugin is still usable, and an idle cancel does not affect the next call.
     assert handle.cancel() is True
@@ -203,9 +212,7 @@ def test_cancel_a_pdk_plugin():
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.2)
-    handle.cancel()
-    join_all([t], timeout=10)
+    cancel_until_done(handle, t)
     assert errors == ["timeout"]
     assert plugin.call("spin_n", "10") == b"55"
 
@@ -227,9 +234,8 @@ def test_cancel_stops_only_its_own_plugin():
     tb = threading.Thread(target=run, args=("b", b, "spin", data))
     ta.start()
     tb.start()
-    time.sleep(0.1)
-    a.cancel_handle().cancel()
-    join_all([ta, tb])
+    cancel_until_done(a.cancel_handle(), ta)
+    join_all([tb])
     assert results == {"a": "timeout", "b": "ok"}
 
 
