@@ -98,7 +98,11 @@ export interface MemoryOptions {
 export interface ExtismPluginOptions {
   /** Enable WASI preview 1. */
   useWasi?: boolean | undefined;
-  /** Accepted for compatibility; plugins always run on a native thread of their own. */
+  /**
+   * `true`: every call runs on the plugin's own native thread. Otherwise short
+   * calls of a plugin that cannot wait on this process may run on the JS thread
+   * (docs/node.md, "Where calls run").
+   */
   runInWorker?: boolean | undefined;
   /** Receives the plugin's log lines (default: `console`). */
   logger?: Console | undefined;
