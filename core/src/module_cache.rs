@@ -1,8 +1,8 @@
 //! Compiled modules kept in the process, keyed by engine and the SHA-256 of
 //! the wasm bytes, so that a plugin made again from bytes already compiled
 //! costs about an instantiation (no compile, no disk-cache look-up). Bounded
-//! by the total size of the wasm bytes behind the kept modules; the module
-//! used least recently goes first.
+//! by what the kept modules weigh: their wasm bytes plus their compiled code;
+//! the module used least recently goes first.
 //!
 //! `EXTISM_MODULE_CACHE_BYTES` sets the bound when the first module is
 //! compiled (0 turns the cache off); [`set_module_cache_limit`] changes it.
@@ -15,7 +15,8 @@ use wasmtime::{Engine, Module};
 
 use crate::error::{wasmtime_text, Error, Result};
 
-/// The default bound: the wasm bytes of the modules kept, 256 MiB.
+/// The default bound on what the kept modules weigh (wasm bytes plus
+/// compiled code): 256 MiB.
 pub const DEFAULT_MODULE_CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
 type Key = (usize, [u8; 32]);
@@ -28,7 +29,7 @@ struct Entry {
 
 struct Cache {
     entries: HashMap<Key, Entry>,
-    /// The sum of `bytes` over `entries`, at most `limit`.
+    /// The sum of the entries' weights (`Entry::bytes`), at most `limit`.
     bytes: usize,
     limit: usize,
     clock: u64,
@@ -71,9 +72,9 @@ fn lock() -> std::sync::MutexGuard<'static, Cache> {
     cache().lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Set the bound of the process's module cache, in bytes of wasm (0 turns it
-/// off); modules past the new bound are dropped at once. Plugins already made
-/// keep their modules.
+/// Set the bound of the process's module cache, in bytes of wasm plus
+/// compiled code (0 turns it off); modules past the new bound are dropped at
+/// once. Plugins already made keep their modules.
 pub fn set_module_cache_limit(bytes: usize) {
     let mut cache = lock();
     cache.limit = bytes;
@@ -85,7 +86,7 @@ pub fn set_module_cache_limit(bytes: usize) {
 pub struct ModuleCacheStats {
     /// Modules kept.
     pub modules: usize,
-    /// The wasm bytes behind them.
+    /// What they weigh: their wasm bytes plus their compiled code.
     pub bytes: usize,
     /// The bound on `bytes`.
     pub limit: usize,
@@ -129,20 +130,22 @@ pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<M
     // Compiled outside the lock: other plugins go on meanwhile. Two threads
     // compiling the same bytes at once both compile; the later one's is kept.
     let module = compile(engine, wasm)?;
+    let image = module.image_range();
+    let weight = wasm.len() + (image.end as usize).saturating_sub(image.start as usize);
     let mut cache = lock();
-    if wasm.len() <= cache.limit {
-        let limit = cache.limit - wasm.len();
+    if weight <= cache.limit {
+        let limit = cache.limit - weight;
         cache.shrink_to(limit);
         cache.clock += 1;
         let entry = Entry {
             module: module.clone(),
-            bytes: wasm.len(),
+            bytes: weight,
             last_use: cache.clock,
         };
         if let Some(old) = cache.entries.insert(key, entry) {
             cache.bytes -= old.bytes;
         }
-        cache.bytes += wasm.len();
+        cache.bytes += weight;
     }
     Ok(module)
 }
