@@ -341,11 +341,12 @@ class _AsyncCall(threading.local):
 
 
 _ASYNC_CALL = _AsyncCall()
-# Threads of their own, not the event loop's default executor: callers waiting
-# for a pool instance must never take the threads the calls holding the
-# instances need, or a burst of waiters would deadlock them.
+# Threads of their own, not the event loop's default executor. Pool calls (a
+# thread waits for an instance, then calls it) have their own: a burst of them
+# waiting for instances must never take the threads that plugin calls, say
+# those of the instance holders' async host functions, need.
 _CALL_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="extism-call")
-_POOL_WAIT_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="extism-pool-wait")
+_POOL_CALL_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="extism-pool-call")
 _PRIVATE_LOOP: Optional[asyncio.AbstractEventLoop] = None
 _PRIVATE_LOOP_LOCK = threading.Lock()
 
@@ -394,22 +395,48 @@ def _settle(name: str, declared_async: bool, result: Any) -> Any:
             pending.discard(future)
 
 
-async def _run_cancellable(native: Any, run: Callable[[], Any], pending: "set[concurrent.futures.Future[Any]]") -> Any:
-    """Run ``run`` on a worker thread; when the awaiting task is cancelled,
-    cancel the plugin call (again every 20 ms: a cancel sent before the call
-    starts is not kept) and its host coroutines, wait for the worker, and
-    re-raise ``CancelledError``."""
+def _call_on_this_thread(
+    native: Any,
+    loop: asyncio.AbstractEventLoop,
+    pending: "set[concurrent.futures.Future[Any]]",
+    function_name: str,
+    data: Any,
+    host_context: Any,
+) -> Any:
+    """A native call for ``call_async``, on a call thread: its async host
+    functions run on ``loop`` and are tracked in ``pending``."""
+    _ASYNC_CALL.loop, _ASYNC_CALL.pending = loop, pending
+    try:
+        return native.call(function_name, data, host_context)
+    finally:
+        _ASYNC_CALL.loop, _ASYNC_CALL.pending = None, None
+
+
+async def _run_cancellable(
+    threads: concurrent.futures.Executor,
+    running: Callable[[], Optional[Any]],
+    run: Callable[[], Any],
+    pending: "set[concurrent.futures.Future[Any]]",
+) -> Any:
+    """Run ``run`` on one of ``threads``; when the awaiting task is cancelled and
+    ``running()`` names the native plugin whose call runs, cancel that call
+    (again every 20 ms: a cancel sent before the call starts is not kept) and
+    its host coroutines, wait for the worker, and re-raise ``CancelledError``.
+    When ``running()`` is None, no call has started (and none will): raise at
+    once."""
     loop = asyncio.get_running_loop()
-    worker = loop.run_in_executor(_CALL_THREADS, run)
+    worker = loop.run_in_executor(threads, run)
     try:
         return await asyncio.shield(worker)
     except asyncio.CancelledError:
-        handle = native.cancel_handle()
-        while not worker.done():
-            handle.cancel()
-            for future in list(pending):
-                future.cancel()
-            await asyncio.wait({worker}, timeout=0.02)
+        native = running()
+        if native is not None:
+            handle = native.cancel_handle()
+            while not worker.done():
+                handle.cancel()
+                for future in list(pending):
+                    future.cancel()
+                await asyncio.wait({worker}, timeout=0.02)
         raise
 
 
@@ -859,13 +886,9 @@ class Plugin:
         pending: "set[concurrent.futures.Future[Any]]" = set()
 
         def run() -> Any:
-            _ASYNC_CALL.loop, _ASYNC_CALL.pending = loop, pending
-            try:
-                return native.call(function_name, data, host_context)
-            finally:
-                _ASYNC_CALL.loop, _ASYNC_CALL.pending = None, None
+            return _call_on_this_thread(native, loop, pending, function_name, data, host_context)
 
-        output = await _run_cancellable(native, run, pending)
+        output = await _run_cancellable(_CALL_THREADS, lambda: native, run, pending)
         if parse is None:
             return output
         return parse(output)
@@ -1024,17 +1047,33 @@ class Pool:
         gives the instance back as soon as it arrives.
         """
         loop = asyncio.get_running_loop()
-        waiting = loop.run_in_executor(_POOL_WAIT_THREADS, self._pool.get, timeout)
-        try:
-            native = await asyncio.shield(waiting)
-        except asyncio.CancelledError:
-            waiting.add_done_callback(lambda f: f.cancelled() or f.exception() or f.result().release())
-            raise
-        lease = PoolLease(native, self.compiled_plugin)
-        try:
-            return await lease.plugin.call_async(function_name, data, parse, host_context)
-        finally:
-            lease.release()
+        pending: "set[concurrent.futures.Future[Any]]" = set()
+        # One hop: the call thread waits for an instance and calls it. If the
+        # task is cancelled first, the thread gives the instance straight back.
+        state = threading.Lock()
+        lent: List[Any] = []
+        given_up = [False]
+
+        def run() -> Any:
+            lease = self._pool.get(timeout)
+            try:
+                with state:
+                    if given_up[0]:
+                        return None
+                    lent.append(lease.plugin)
+                return _call_on_this_thread(lease.plugin, loop, pending, function_name, data, host_context)
+            finally:
+                lease.release()
+
+        def running() -> Optional[Any]:
+            with state:
+                given_up[0] = True
+                return lent[0] if lent else None
+
+        output = await _run_cancellable(_POOL_CALL_THREADS, running, run, pending)
+        if parse is None:
+            return output
+        return parse(output)
 
     def close(self) -> None:
         """
