@@ -7,7 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tracing::level_filters::LevelFilter;
@@ -166,16 +166,59 @@ pub fn log_to_file(filename: &str, level: Option<&str>) -> Result<()> {
 /// the bound are dropped and counted, and the next drain says how many.
 pub const LOG_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Lines waiting for `drain_logs`.
-struct LogBuffer {
-    lines: Vec<String>,
-    /// The bytes of `lines`, at most `LOG_BUFFER_LIMIT`.
-    bytes: usize,
-    /// Lines refused since the last drain because the buffer was full.
-    dropped: u64,
+/// The bytes of log messages waiting for a host that has not taken them yet
+/// (the drain buffer here; a frontend's queue of messages for a callback
+/// that runs later): at most `LOG_BUFFER_LIMIT`. Messages past that are
+/// dropped and counted until [`LogBacklog::dropped_notice`] reports them.
+#[derive(Debug, Default)]
+pub struct LogBacklog {
+    waiting: AtomicUsize,
+    dropped: AtomicU64,
 }
 
-static BUFFER: Mutex<Option<LogBuffer>> = Mutex::new(None);
+impl LogBacklog {
+    /// A backlog with nothing waiting.
+    pub const fn new() -> Self {
+        LogBacklog {
+            waiting: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Count a message of `len` bytes as waiting, if it fits; false (and it
+    /// is counted as dropped) if it does not.
+    pub fn admit(&self, len: usize) -> bool {
+        if self.waiting.fetch_add(len, Ordering::AcqRel) + len > LOG_BUFFER_LIMIT {
+            self.waiting.fetch_sub(len, Ordering::AcqRel);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// `len` bytes admitted earlier were handed to the host.
+    pub fn handed_over(&self, len: usize) {
+        self.waiting.fetch_sub(len, Ordering::AcqRel);
+    }
+
+    /// The text telling the host how many messages were dropped since it was
+    /// last told, if any were.
+    pub fn dropped_notice(&self) -> Option<String> {
+        match self.dropped.swap(0, Ordering::Relaxed) {
+            0 => None,
+            count => {
+                let s = if count == 1 { "" } else { "s" };
+                Some(format!(
+                    "{count} log message{s} dropped: more than {LOG_BUFFER_LIMIT} bytes were waiting to be handled"
+                ))
+            }
+        }
+    }
+}
+
+/// Lines waiting for `drain_logs` (`None` until `log_to_buffer`), and their bytes.
+static BUFFER: Mutex<Option<Vec<String>>> = Mutex::new(None);
+static BACKLOG: LogBacklog = LogBacklog::new();
 
 /// Collects one formatted event and appends it to the drain buffer.
 struct BufferWriter(Vec<u8>);
@@ -196,13 +239,10 @@ impl Drop for BufferWriter {
             return;
         }
         let mut buffer = BUFFER.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(buffer) = buffer.as_mut() else { return };
-        if buffer.bytes + self.0.len() > LOG_BUFFER_LIMIT {
-            buffer.dropped += 1;
-            return;
+        let Some(lines) = buffer.as_mut() else { return };
+        if BACKLOG.admit(self.0.len()) {
+            lines.push(String::from_utf8_lossy(&self.0).into_owned());
         }
-        buffer.bytes += self.0.len();
-        buffer.lines.push(String::from_utf8_lossy(&self.0).into_owned());
     }
 }
 
@@ -210,11 +250,7 @@ impl Drop for BufferWriter {
 /// most `LOG_BUFFER_LIMIT` bytes of them between drains.
 pub fn log_to_buffer(level: Option<&str>) -> Result<()> {
     install(|| BufferWriter(Vec::new()), false, level)?;
-    *BUFFER.lock().unwrap_or_else(|e| e.into_inner()) = Some(LogBuffer {
-        lines: Vec::new(),
-        bytes: 0,
-        dropped: 0,
-    });
+    *BUFFER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
     Ok(())
 }
 
@@ -223,27 +259,19 @@ pub fn log_to_buffer(level: Option<&str>) -> Result<()> {
 /// buffer was full, one more line says how many. Does nothing without
 /// `log_to_buffer`.
 pub fn drain_logs(mut handler: impl FnMut(&str)) {
-    let (lines, dropped) = match BUFFER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-        Some(buffer) => {
-            buffer.bytes = 0;
-            (std::mem::take(&mut buffer.lines), std::mem::take(&mut buffer.dropped))
-        }
-        None => return,
+    let (lines, notice) = {
+        let mut buffer = BUFFER.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(lines) = buffer.as_mut() else { return };
+        let lines = std::mem::take(lines);
+        BACKLOG.handed_over(lines.iter().map(String::len).sum());
+        (lines, BACKLOG.dropped_notice())
     };
     for line in &lines {
         handler(line);
     }
-    if dropped > 0 {
-        handler(&format!("WARN {PDK_TARGET}: {}\n", dropped_lines_message(dropped)));
+    if let Some(notice) = notice {
+        handler(&format!("WARN {PDK_TARGET}: {notice}\n"));
     }
-}
-
-/// What a host is told when `count` log messages were dropped because more
-/// than `LOG_BUFFER_LIMIT` bytes were waiting for it (the drain buffer here,
-/// a frontend's queue of messages for a slower callback).
-pub fn dropped_lines_message(count: u64) -> String {
-    let s = if count == 1 { "" } else { "s" };
-    format!("{count} log message{s} dropped: more than {LOG_BUFFER_LIMIT} bytes were waiting to be handled")
 }
 
 /// The global level as plugins see it: the most verbose level enabled for

@@ -9,11 +9,10 @@
 //! then go through `hostDirect` and [`crate::direct`].
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::ThreadId;
 
-use extism_core::log::{dropped_lines_message, LogLevel, LOG_BUFFER_LIMIT};
+use extism_core::log::{LogBacklog, LogLevel};
 use extism_core::{CurrentPlugin, Error, HttpClientRequest, HttpClientResponse, Val, ValType};
 use napi::bindgen_prelude::{sys, Function, FunctionRef, JsValue, JsValuesTupleIntoVec, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -38,8 +37,13 @@ pub(crate) enum Event {
         args: Vec<Val>,
         slot: Arc<Slot>,
     },
-    /// A log line the plugin's sink accepted.
-    Log { level: LogLevel, text: String },
+    /// A log line the plugin's sink accepted; `waiting` of its bytes count in
+    /// the plugin's log backlog until JS has it.
+    Log {
+        level: LogLevel,
+        text: String,
+        waiting: usize,
+    },
     /// Job `call_id` finished after running for `run_ns` on the plugin thread.
     Done {
         call_id: u32,
@@ -79,7 +83,7 @@ impl JsValuesTupleIntoVec for EventArgs {
                         Vec::to_napi_value(env, args)?,
                     ]
                 }
-                Event::Log { level, text } => vec![
+                Event::Log { level, text, .. } => vec![
                     u32::to_napi_value(env, LOG)?,
                     id,
                     <&str>::to_napi_value(env, level.as_str())?,
@@ -150,13 +154,10 @@ pub(crate) struct Bridge {
     host_direct: FunctionRef<Unknown<'static>, Unknown<'static>>,
     pub(crate) direct: DirectHost,
     js_thread: ThreadId,
-    /// Bytes of log messages queued for the JS thread and not yet handed to
-    /// JS. A plugin that logs faster than the logger runs would otherwise
-    /// grow the queue without bound; past `LOG_BUFFER_LIMIT` messages are
-    /// dropped and counted.
-    log_queued: Arc<AtomicUsize>,
-    /// Messages dropped since a notice last said so.
-    log_dropped: AtomicU64,
+    /// Log messages queued for the JS thread and not yet handed to JS: a
+    /// plugin that logs faster than the logger runs would otherwise grow the
+    /// queue without bound.
+    log_backlog: Arc<LogBacklog>,
 }
 
 impl Bridge {
@@ -165,8 +166,8 @@ impl Bridge {
         dispatcher: &Function<'_, EventArgs, Unknown<'static>>,
         host_direct: &Function<'_, Unknown<'static>, Unknown<'static>>,
     ) -> napi::Result<Bridge> {
-        let log_queued = Arc::new(AtomicUsize::new(0));
-        let handed_over = log_queued.clone();
+        let log_backlog = Arc::new(LogBacklog::new());
+        let backlog = log_backlog.clone();
         // Weak: an idle plugin must not keep the process alive. While a job is
         // pending, the JS side holds a timer that does (lib/plugin.js).
         let events = dispatcher
@@ -174,8 +175,8 @@ impl Bridge {
             .weak::<true>()
             .callee_handled::<false>()
             .build_callback(move |ctx| {
-                if let Event::Log { text, .. } = &ctx.value {
-                    handed_over.fetch_sub(text.len(), Ordering::AcqRel);
+                if let Event::Log { waiting, .. } = &ctx.value {
+                    backlog.handed_over(*waiting);
                 }
                 Ok(EventArgs {
                     plugin_id,
@@ -189,8 +190,7 @@ impl Bridge {
             host_direct: host_direct.create_ref()?,
             direct: DirectHost::default(),
             js_thread: std::thread::current().id(),
-            log_queued,
-            log_dropped: AtomicU64::new(0),
+            log_backlog,
         })
     }
 
@@ -221,39 +221,37 @@ impl Bridge {
 
     /// A log line from the plugin's sink.
     pub fn log(&self, level: LogLevel, text: &str) {
-        let event = |text: &str| Event::Log {
-            level,
-            text: text.to_string(),
-        };
         if self.on_js_thread() {
             // A logger that throws is the logger's problem; the call goes on.
-            let _ = self.dispatch_direct(event(text));
+            let _ = self.dispatch_direct(Event::Log {
+                level,
+                text: text.to_string(),
+                waiting: 0,
+            });
             return;
         }
-        let len = text.len();
-        if self.log_queued.fetch_add(len, Ordering::AcqRel) + len > LOG_BUFFER_LIMIT {
-            self.log_queued.fetch_sub(len, Ordering::AcqRel);
-            self.log_dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.log_backlog.admit(text.len()) {
             return;
         }
         self.send_dropped_notice();
-        self.send(event(text));
+        self.send(Event::Log {
+            level,
+            text: text.to_string(),
+            waiting: text.len(),
+        });
     }
 
     /// Queue a warning saying how many log messages were dropped, if any
     /// were since the last one. Sent before the next message that fits and
     /// before a job's result, so the logger hears of a flood in order.
     fn send_dropped_notice(&self) {
-        let dropped = self.log_dropped.swap(0, Ordering::Relaxed);
-        if dropped == 0 {
-            return;
+        if let Some(text) = self.log_backlog.dropped_notice() {
+            self.send(Event::Log {
+                level: LogLevel::Warn,
+                text,
+                waiting: 0,
+            });
         }
-        let text = dropped_lines_message(dropped);
-        self.log_queued.fetch_add(text.len(), Ordering::AcqRel);
-        self.send(Event::Log {
-            level: LogLevel::Warn,
-            text,
-        });
     }
 
     /// Queue the result of job `call_id`, after any notice of dropped logs.

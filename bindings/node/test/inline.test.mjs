@@ -24,7 +24,7 @@ async function callsUntilInline(p, lines, tries) {
 test('short calls move to the JS thread after 4 short runs, and settle as before', async () => {
   const { lines, logger } = recorder();
   const p = await createPlugin(wat('log'), { logger, logLevel: 'error' });
-  const n = await callsUntilInline(p, lines, 200);
+  const n = await callsUntilInline(p, lines, 1000);
   assert.ok(n !== null && n >= 5, `the first 4 calls run on the plugin thread; inline from call ${n}`);
   // Output, errors and the order of calls are those of the plugin thread's path.
   const echo = await createPlugin(wat('echo'));
@@ -77,7 +77,7 @@ test('plain host functions run inline; one that returns a Promise there fails th
   // Plain results until calls run inline, then a Promise from the first inline one.
   promiseWhenInline = true;
   let failure = null;
-  for (let i = 0; i < 200 && failure === null; i++) {
+  for (let i = 0; i < 1000 && failure === null; i++) {
     try {
       assert.equal((await call(`n${i}`)).text(), `Hello, n${i}!`);
     } catch (e) {
@@ -113,7 +113,7 @@ test('a long export stays on the plugin thread', async () => {
 test('large inputs go to the plugin thread', async () => {
   const { lines, logger } = recorder();
   const p = await createPlugin(wat('log'), { logger, logLevel: 'error' });
-  assert.ok((await callsUntilInline(p, lines, 200)) !== null);
+  assert.ok((await callsUntilInline(p, lines, 1000)) !== null);
   lines.length = 0;
   const pending = p.call('log_all', 'x'.repeat(64 * 1024 + 1));
   assert.equal(lines.length, 0, 'more than 64 KiB of input is not run inline');
