@@ -43,7 +43,7 @@ fn global_and_per_plugin_logging() {
     // The global buffered logger.
     log::log_to_buffer(Some("debug")).unwrap();
     for refused in [log::log_to_buffer(Some("trace")), log::log_to_file("stderr", None)] {
-        let e = refused.err().expect("only one logger per process");
+        let e = refused.expect_err("only one logger per process");
         assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
         assert_eq!(e.message(), "a log subscriber is already installed in this process");
     }

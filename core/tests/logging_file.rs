@@ -9,9 +9,7 @@ use extism_core::{log, PluginBuilder};
 fn log_file_with_a_filter_directive() {
     let path = std::env::temp_dir().join(format!("extism-log-{}.txt", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let e = log::log_to_file("/no/such/dir/log.txt", None)
-        .err()
-        .expect("an unopenable file is an error");
+    let e = log::log_to_file("/no/such/dir/log.txt", None).expect_err("an unopenable file is an error");
     assert_eq!(e.kind(), extism_core::ErrorKind::InvalidArgument);
     assert!(
         e.message()
