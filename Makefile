@@ -89,7 +89,7 @@ fixtures:
 test-rust: fixtures
 	$(CARGO) test --release -p extism-core -p extism-capi -p extism-cli
 
-# The pool's hand-out and the cancel generations under loom: every
+# The pool's hand-out, the cancel generations and SharedPlugin's lock under loom: every
 # interleaving of a few threads (the core's `loom` feature swaps in loom's
 # primitives; only the core is rebuilt).
 test-loom:
