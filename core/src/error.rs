@@ -208,6 +208,40 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("")
 }
 
+/// The most bytes of a plugin's own error text (`error_set`) the host keeps:
+/// the text is copied out of plugin memory and then by every frontend, so a
+/// plugin could otherwise make the host hold several copies of a block as
+/// large as its memory. A longer text is cut, and says so.
+pub const ERROR_TEXT_LIMIT: usize = 1 << 20;
+
+/// `bytes` as text (invalid UTF-8 replaced), cut to `ERROR_TEXT_LIMIT`
+/// bytes with a note of how long it was.
+pub(crate) fn bounded_error_text(bytes: &[u8]) -> String {
+    if bytes.len() <= ERROR_TEXT_LIMIT {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut end = ERROR_TEXT_LIMIT;
+    // Back up over a character cut in half.
+    if let Some(lead) = (end - 3..end).rev().find(|&i| bytes[i] & 0xC0 != 0x80) {
+        let width = match bytes[lead] {
+            b if b >= 0xF0 => 4,
+            b if b >= 0xE0 => 3,
+            b if b >= 0xC0 => 2,
+            _ => 1,
+        };
+        if lead + width > end {
+            end = lead;
+        }
+    }
+    let kept = &bytes[..end];
+    format!(
+        "{}... (error text of {} bytes cut to {})",
+        String::from_utf8_lossy(kept),
+        bytes.len(),
+        kept.len()
+    )
+}
+
 /// The text of a wasmtime error with its causes, without the backtrace
 /// section wasmtime puts in front of traps.
 pub(crate) fn wasmtime_text(err: &wasmtime::Error) -> String {
@@ -225,5 +259,40 @@ pub(crate) fn wasmtime_text(err: &wasmtime::Error) -> String {
         err.to_string()
     } else {
         parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bounded_error_text, ERROR_TEXT_LIMIT};
+
+    #[test]
+    fn error_texts_are_cut_at_the_limit_on_a_character_boundary() {
+        let exact = vec![b'e'; ERROR_TEXT_LIMIT];
+        assert_eq!(bounded_error_text(&exact).len(), ERROR_TEXT_LIMIT);
+
+        let long = vec![b'e'; ERROR_TEXT_LIMIT + 10];
+        let text = bounded_error_text(&long);
+        let note = format!(
+            "... (error text of {} bytes cut to {ERROR_TEXT_LIMIT})",
+            ERROR_TEXT_LIMIT + 10
+        );
+        assert!(text.ends_with(&note), "{}", &text[text.len() - 80..]);
+        assert_eq!(text.len(), ERROR_TEXT_LIMIT + note.len());
+
+        // A 3-byte character straddling the limit is left out whole.
+        let mut straddle = vec![b'e'; ERROR_TEXT_LIMIT - 1];
+        straddle.extend_from_slice("€€".as_bytes());
+        let text = bounded_error_text(&straddle);
+        assert!(!text.contains('\u{FFFD}'));
+        assert!(text.ends_with(&format!(
+            "e... (error text of {} bytes cut to {})",
+            straddle.len(),
+            ERROR_TEXT_LIMIT - 1
+        )));
+        // One that ends exactly at the limit is kept.
+        let mut fits = vec![b'e'; ERROR_TEXT_LIMIT - 3];
+        fits.extend_from_slice("€€".as_bytes());
+        assert!(bounded_error_text(&fits).contains("e€... (error text"));
     }
 }

@@ -43,7 +43,7 @@ mod wasi;
 
 pub use compiled::{CompiledPlugin, ModuleDescription, PluginBuilder};
 pub use current_plugin::CurrentPlugin;
-pub use error::{panic_message, Error, ErrorDetail, ErrorKind, Result};
+pub use error::{panic_message, Error, ErrorDetail, ErrorKind, Result, ERROR_TEXT_LIMIT};
 pub use function::{Function, HostCallback, HostValues, Val, ValType, PTR, USER_NAMESPACE};
 pub use http::{host_allowed, HttpClient, HttpClientRequest, HttpClientResponse};
 pub use kernel::{ENV_MODULE, KERNEL_FUNCTIONS};

@@ -9,7 +9,7 @@ use wasmtime::{Extern, Func, Instance, Store, Trap, TypedFunc, Val, ValType};
 
 use crate::compiled::{Compiled, CompiledPlugin, ImportSource};
 use crate::dump::Dumps;
-use crate::error::{wasmtime_text, Error, ErrorKind, Result};
+use crate::error::{bounded_error_text, wasmtime_text, Error, ErrorKind, Result};
 use crate::kernel::Kernel;
 use crate::limits::{self, CancelHandle, Interrupt, Interrupted, MemoryLimiter, OutOfMemory, TimedSection};
 use crate::log::LogSink;
@@ -467,7 +467,7 @@ impl Plugin {
         }
         let memory = self.kernel.memory.data(&self.store);
         let bytes = memory.get(handle as usize..(handle + length) as usize)?;
-        Some(String::from_utf8_lossy(bytes).into_owned())
+        Some(bounded_error_text(bytes))
     }
 
     /// Start the clock and make the call cancellable.

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use extism_core::{ErrorKind, Plugin, PluginBuilder, RC_ERROR, RC_TRAP};
+use extism_core::{ErrorKind, Plugin, PluginBuilder, ERROR_TEXT_LIMIT, RC_ERROR, RC_TRAP};
 
 fn plugin(name: &str) -> Plugin {
     PluginBuilder::new(wat(name)).build().unwrap()
@@ -87,6 +87,24 @@ fn plugin_errors_and_return_codes() {
     assert_eq!(p.call("return_7", b"").unwrap_err().message(), "Error code: 7");
     let r = p.call_with_context("error_non_block", b"", None);
     assert_eq!((r.rc, r.error.is_none()), (0, true));
+}
+
+/// A hostile plugin's error text as large as its input: the host keeps at
+/// most ERROR_TEXT_LIMIT bytes of it, says how long it was, and the plugin
+/// stays usable.
+#[test]
+fn huge_plugin_error_texts_are_cut() {
+    let mut p = plugin("errors");
+    let input = vec![b'x'; 3 * ERROR_TEXT_LIMIT];
+    let r = p.call_with_context("fail_input", &input, None);
+    let e = r.error.unwrap();
+    let note = format!("... (error text of {} bytes cut to {ERROR_TEXT_LIMIT})", input.len());
+    assert_eq!((r.rc, e.kind()), (2, ErrorKind::Plugin));
+    assert!(e.message().ends_with(&note));
+    assert_eq!(e.message().len(), ERROR_TEXT_LIMIT + note.len());
+    assert!(e.message()[..ERROR_TEXT_LIMIT].bytes().all(|b| b == b'x'));
+    let r = p.call_with_context("fail_input", b"short", None);
+    assert_eq!((r.rc, r.error.unwrap().message()), (2, "short"));
 }
 
 #[test]

@@ -9,7 +9,8 @@ use extism_core::{PluginBuilder, RC_ERROR};
 
 /// A tiny HTTP/1.1 server: /hello, /big (2000 bytes), /missing (404),
 /// /redirect-out (to localhost, a different host name), /redirect-in (to
-/// /hello), /echo (returns the request body). Serves until the test ends.
+/// /hello), /echo (returns the request body), /many-headers (150 headers),
+/// /long-header (one of 200 KiB). Serves until the test ends.
 fn serve() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -46,6 +47,16 @@ fn serve() -> u16 {
                 ),
                 "/redirect-in" => ("302 Found", "Location: /hello\r\n".into(), Vec::new()),
                 "/echo" => ("200 OK", String::new(), body),
+                "/many-headers" => (
+                    "200 OK",
+                    (0..150).map(|i| format!("X-H{i}: {i}\r\n")).collect(),
+                    b"hello".to_vec(),
+                ),
+                "/long-header" => (
+                    "200 OK",
+                    format!("X-Long: {}\r\n", "v".repeat(200 * 1024)),
+                    b"hello".to_vec(),
+                ),
                 _ => ("500 Internal Server Error", String::new(), Vec::new()),
             };
             let head = format!(
@@ -134,6 +145,25 @@ fn response_size_limit() {
         exact.call("http", request(port, "/big").as_bytes()).unwrap().len(),
         2000
     );
+}
+
+/// A hostile server cannot make the host hold more than 100 response headers
+/// of at most 100 KiB each (the runtime's client refuses the response).
+#[test]
+fn hostile_response_headers_are_refused() {
+    let port = serve();
+    let mut p = plugin(r#", "allowed_hosts": ["127.0.0.1"]"#);
+    p.allow_http_response_headers();
+    for (path, refusal) in [
+        ("/many-headers", "more than 100 header fields in response"),
+        ("/long-header", "header field longer than 102400 bytes"),
+    ] {
+        let r = p.call_with_context("http", request(port, path).as_bytes(), None);
+        let e = r.error.unwrap();
+        assert_eq!(e.kind(), extism_core::ErrorKind::HostFunction, "{path}");
+        assert!(e.message().contains(refusal), "{path}: {}", e.message());
+        assert_eq!(p.call("http", request(port, "/hello").as_bytes()).unwrap(), b"hello");
+    }
 }
 
 #[test]

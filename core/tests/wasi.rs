@@ -76,3 +76,36 @@ fn wasi_output_goes_to_a_writer_per_plugin() {
     assert_eq!(quiet.call("hello", b"").unwrap(), b"ok");
     assert_eq!(seen.lock().unwrap().len(), 3);
 }
+
+/// A plugin that floods stdout while the host reads slowly: each write is
+/// handed to the writer as it happens (at most 64 KiB at a time), so the
+/// plugin waits for the reader instead of the host queueing its output,
+/// nothing arrives after the call ends, and the timeout still stops it.
+#[test]
+fn wasi_output_flood_to_a_slow_reader_is_not_queued() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let writes = Arc::new(AtomicUsize::new(0));
+    let largest = Arc::new(AtomicUsize::new(0));
+    let (w, l) = (writes.clone(), largest.clone());
+    let slow_reader = WasiOutput::Writer(Arc::new(move |_, bytes: &[u8]| {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        l.fetch_max(bytes.len(), SeqCst);
+        w.fetch_add(1, SeqCst);
+    }));
+    let mut p = PluginBuilder::new(format!(
+        r#"{{"wasm": [{{"path": "{}"}}], "timeout_ms": 300}}"#,
+        wat_path("wasi")
+    ))
+    .with_wasi(true)
+    .with_wasi_output(slow_reader)
+    .build()
+    .unwrap();
+    let e = p.call("flood", b"").unwrap_err();
+    assert_eq!(e.kind(), extism_core::ErrorKind::Timeout, "{e}");
+    let after_call = writes.load(SeqCst);
+    assert!(after_call > 0);
+    assert!(largest.load(SeqCst) <= 64 * 1024, "{}", largest.load(SeqCst));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(writes.load(SeqCst), after_call, "output arrived after the call ended");
+    assert_eq!(p.call("hello", b"").unwrap(), b"ok");
+}
