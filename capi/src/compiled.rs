@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use extism_core::{CompiledPlugin, PluginBuilder};
+use extism_core::{CompiledPlugin, PluginBuilder, COMPILE_ERROR_PREFIX};
 
 use crate::function::{take_functions, ExtismFunction};
 use crate::guard::{bytes_arg, created, free_tagged, guard, Tagged};
@@ -23,8 +23,6 @@ impl Tagged for ExtismCompiledPlugin {
     }
 }
 
-pub(crate) const COMPILE_PREFIX: &str = "Unable to compile Extism plugin: ";
-
 /// Classify `wasm` (wasm, WAT, or a JSON/TOML manifest) and compile it.
 pub(crate) unsafe fn compile(
     wasm: *const u8,
@@ -34,7 +32,7 @@ pub(crate) unsafe fn compile(
     with_wasi: bool,
     fuel_limit: Option<u64>,
 ) -> Result<CompiledPlugin, String> {
-    let bytes = bytes_arg(wasm, wasm_size, "wasm").map_err(|e| format!("{COMPILE_PREFIX}{e}"))?;
+    let bytes = bytes_arg(wasm, wasm_size, "wasm").map_err(|e| format!("{COMPILE_ERROR_PREFIX}{e}"))?;
     let functions = take_functions(functions, n_functions).map_err(str::to_string)?;
     PluginBuilder::new(bytes)
         .with_functions(functions)
@@ -42,7 +40,7 @@ pub(crate) unsafe fn compile(
         .with_fuel_limit(fuel_limit)
         .allow_raw_pointers(true)
         .compile()
-        .map_err(|e| format!("{COMPILE_PREFIX}{e}"))
+        .map_err(|e| format!("{COMPILE_ERROR_PREFIX}{e}"))
 }
 
 unsafe fn new_compiled(

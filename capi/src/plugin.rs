@@ -3,15 +3,13 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Mutex;
 
-use extism_core::{CancelHandle, Plugin, SharedPlugin, RC_ERROR};
+use extism_core::{CancelHandle, Plugin, SharedPlugin, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, RC_ERROR};
 
-use crate::compiled::{compile, ExtismCompiledPlugin, COMPILE_PREFIX};
+use crate::compiled::{compile, ExtismCompiledPlugin};
 use crate::current_plugin::HostContext;
 use crate::function::ExtismFunction;
 use crate::guard::{bytes_arg, c_string, created, free_tagged, guard, guard_with, live, str_arg, Tagged};
 use crate::types::ExtismSize;
-
-const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
 
 /// A plugin. Use it from one thread at a time (calls from several threads are
 /// serialized); only `extism_plugin_cancel` may run concurrently with a call.
@@ -112,7 +110,7 @@ pub unsafe extern "C" fn extism_plugin_new(
             n_functions,
             with_wasi,
             None,
-            COMPILE_PREFIX,
+            COMPILE_ERROR_PREFIX,
             errmsg,
         )
     })
@@ -138,7 +136,7 @@ pub unsafe extern "C" fn extism_plugin_new_with_fuel_limit(
             n_functions,
             with_wasi,
             Some(fuel_limit),
-            CREATE_PREFIX,
+            CREATE_ERROR_PREFIX,
             errmsg,
         )
     })
@@ -157,8 +155,8 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
             Some(compiled) => compiled
                 .compiled
                 .instantiate()
-                .map_err(|e| format!("{CREATE_PREFIX}{e}")),
-            None => Err(format!("{CREATE_PREFIX}compiled plugin is NULL")),
+                .map_err(|e| format!("{CREATE_ERROR_PREFIX}{e}")),
+            None => Err(format!("{CREATE_ERROR_PREFIX}compiled plugin is NULL")),
         };
         created(result.map(ExtismPlugin::new), errmsg)
     })

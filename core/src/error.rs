@@ -54,6 +54,44 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// The kind's name, as frontends expose it (`Timeout`, `Plugin`, ...):
+    /// the variant's name, stable across releases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Manifest => "Manifest",
+            ErrorKind::Compile => "Compile",
+            ErrorKind::Instantiate => "Instantiate",
+            ErrorKind::FunctionNotFound => "FunctionNotFound",
+            ErrorKind::Plugin => "Plugin",
+            ErrorKind::Trap => "Trap",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::OutOfFuel => "OutOfFuel",
+            ErrorKind::OutOfMemory => "OutOfMemory",
+            ErrorKind::HostFunction => "HostFunction",
+            ErrorKind::Exit => "Exit",
+            ErrorKind::InvalidArgument => "InvalidArgument",
+            ErrorKind::Reentrant => "Reentrant",
+            ErrorKind::HashMismatch => "HashMismatch",
+            ErrorKind::UnresolvedImport => "UnresolvedImport",
+            ErrorKind::VarLimit => "VarLimit",
+            ErrorKind::PoolClosed => "PoolClosed",
+            ErrorKind::PoolTimeout => "PoolTimeout",
+            ErrorKind::Other => "Other",
+        }
+    }
+}
+
+/// What the official C API puts before the text of a failure to compile or
+/// load a plugin (`extism_compiled_plugin_new`, the first half of
+/// `extism_plugin_new`); the Python SDK shows the same.
+pub const COMPILE_ERROR_PREFIX: &str = "Unable to compile Extism plugin: ";
+
+/// What the official C API puts before the text of a failure to instantiate
+/// a plugin (`extism_plugin_new_from_compiled`, the second half of
+/// `extism_plugin_new`).
+pub const CREATE_ERROR_PREFIX: &str = "Unable to create Extism plugin: ";
+
 /// The facts behind an error, for frontends that word it their own way (the
 /// Node addon speaks the JS SDK's texts); the message stays the core's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,8 +201,8 @@ impl Error {
         &self.message
     }
 
-    /// The same error with `prefix` in front of its message, as the C API's
-    /// `Unable to compile Extism plugin: ` and `Unable to create Extism plugin: `.
+    /// The same error with `prefix` in front of its message, as
+    /// [`COMPILE_ERROR_PREFIX`] and [`CREATE_ERROR_PREFIX`].
     pub fn with_prefix(mut self, prefix: &str) -> Self {
         self.message.insert_str(0, prefix);
         self
@@ -264,7 +302,35 @@ pub(crate) fn wasmtime_text(err: &wasmtime::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{bounded_error_text, ERROR_TEXT_LIMIT};
+    use super::{bounded_error_text, ErrorKind, ERROR_TEXT_LIMIT};
+
+    #[test]
+    fn kind_names_are_the_variant_names() {
+        use ErrorKind::*;
+        for kind in [
+            Manifest,
+            Compile,
+            Instantiate,
+            FunctionNotFound,
+            Plugin,
+            Trap,
+            Timeout,
+            OutOfFuel,
+            OutOfMemory,
+            HostFunction,
+            Exit,
+            InvalidArgument,
+            Reentrant,
+            HashMismatch,
+            UnresolvedImport,
+            VarLimit,
+            PoolClosed,
+            PoolTimeout,
+            Other,
+        ] {
+            assert_eq!(kind.as_str(), format!("{kind:?}"));
+        }
+    }
 
     #[test]
     fn error_texts_are_cut_at_the_limit_on_a_character_boundary() {

@@ -48,6 +48,19 @@ impl ValType {
         })
     }
 
+    /// The type's name in the wasm text format (`i32`, `funcref`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+            ValType::V128 => "v128",
+            ValType::FuncRef => "funcref",
+            ValType::ExternRef => "externref",
+        }
+    }
+
     /// The number type `ty`, or None for a vector or reference type.
     pub(crate) fn from_wasmtime(ty: &wasmtime::ValType) -> Option<ValType> {
         Some(match ty {

@@ -43,7 +43,9 @@ mod wasi;
 
 pub use compiled::{CompiledPlugin, ModuleDescription, PluginBuilder};
 pub use current_plugin::CurrentPlugin;
-pub use error::{panic_message, Error, ErrorDetail, ErrorKind, Result, ERROR_TEXT_LIMIT};
+pub use error::{
+    panic_message, Error, ErrorDetail, ErrorKind, Result, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, ERROR_TEXT_LIMIT,
+};
 pub use function::{Function, HostCallback, HostValues, Val, ValType, PTR, USER_NAMESPACE};
 pub use http::{host_allowed, HttpClient, HttpClientRequest, HttpClientResponse};
 pub use kernel::{ENV_MODULE, KERNEL_FUNCTIONS};

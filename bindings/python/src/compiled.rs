@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use extism_core::{CompiledPlugin, PluginBuilder, WasiOutput, WasiStream};
+use extism_core::{CompiledPlugin, PluginBuilder, WasiOutput, WasiStream, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes};
 
 use crate::args::Data;
-use crate::error::{take_creation_host_error, with_cause, ToPyResult, COMPILE_PREFIX, CREATE_PREFIX};
+use crate::error::{take_creation_host_error, with_cause, ToPyResult};
 use crate::function::PyFunction;
 use crate::plugin::PyPlugin;
 
@@ -59,7 +59,7 @@ impl PyCompiledPlugin {
                     .with_fuel_limit(fuel_limit)
                     .compile()
             })
-            .into_py_with_prefix(COMPILE_PREFIX)?;
+            .into_py_with_prefix(COMPILE_ERROR_PREFIX)?;
         Ok(PyCompiledPlugin { compiled })
     }
 
@@ -73,7 +73,7 @@ impl PyCompiledPlugin {
         take_creation_host_error();
         let plugin = py.detach(|| self.compiled.instantiate());
         let cause = take_creation_host_error();
-        match plugin.into_py_with_prefix(CREATE_PREFIX) {
+        match plugin.into_py_with_prefix(CREATE_ERROR_PREFIX) {
             Ok(plugin) => Ok(PyPlugin::new(plugin)),
             Err(error) => Err(with_cause(py, error, cause)),
         }

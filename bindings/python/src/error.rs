@@ -13,11 +13,6 @@ create_exception!(
     "The single exception type of every runtime failure. Its one argument is the message text."
 );
 
-/// Prefix of errors from compiling or loading (`CompiledPlugin(...)`), as the C API words it.
-pub(crate) const COMPILE_PREFIX: &str = "Unable to compile Extism plugin: ";
-/// Prefix of errors from creating an instance (`Plugin(...)`), as the C API words it.
-pub(crate) const CREATE_PREFIX: &str = "Unable to create Extism plugin: ";
-
 /// A core error as `extism.Error`, with the core's final text.
 pub(crate) fn to_py(err: extism_core::Error) -> PyErr {
     Error::new_err(err.message().to_string())

@@ -3,11 +3,11 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use extism_core::{Pool, PoolGuard};
+use extism_core::{Pool, PoolGuard, CREATE_ERROR_PREFIX};
 use pyo3::prelude::*;
 
 use crate::compiled::PyCompiledPlugin;
-use crate::error::{take_creation_host_error, ToPyResult, CREATE_PREFIX};
+use crate::error::{take_creation_host_error, ToPyResult};
 use crate::plugin::PyPlugin;
 
 /// Up to ``max_instances`` plugins made from one compiled plugin, each handed
@@ -35,7 +35,7 @@ impl PyPool {
         let compiled = compiled.get().compiled.clone();
         let pool = Pool::with_factory(max_instances, move || {
             take_creation_host_error();
-            let mut plugin = compiled.instantiate().map_err(|e| e.with_prefix(CREATE_PREFIX))?;
+            let mut plugin = compiled.instantiate().map_err(|e| e.with_prefix(CREATE_ERROR_PREFIX))?;
             if let Some(config) = &config {
                 // As `Plugin(config=...)`: a config that is not an object of
                 // strings changes nothing.
