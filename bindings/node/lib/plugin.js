@@ -1,455 +1,26 @@
 'use strict';
 // createPlugin and Plugin: the official JS SDK surface (docs/node.md) over
-// the addon's NativePlugin. Plugin code runs on a native thread per plugin; its
-// host function calls, log lines and results come back here through `dispatch`.
+// the addon's NativePlugin. A call runs on one of two paths:
+// - asynchronous (`call()`): a job for the plugin's own native thread
+//   (lib/jobs.js); its host function calls, log lines and result come back
+//   through `dispatch` (lib/dispatch.js);
+// - synchronous (`callSync()`, and `call()` of a short export, see
+//   PluginState.runsInline): the plugin runs on this thread, its host
+//   functions called through `hostDirect` (lib/host-calls.js).
 
 const native = require('./native.js');
-
-/** callSync and the synchronous CallContext methods (src/fast.rs). */
-const fast = native.fastFunctions();
+const fast = require('./fast.js');
 const { PluginOutput } = require('./output.js');
-const { CallContext, DirectContext } = require('./call-context.js');
+const { CallContext } = require('./call-context.js');
 const { toError, decorate, NOT_REENTRANT } = require('./errors.js');
-const { prepare, prepareSync, LOG_LEVELS } = require('./manifest.js');
+const { prepare, prepareSync } = require('./manifest.js');
+const { PluginState } = require('./plugin-state.js');
+const { submit } = require('./jobs.js');
+const { hostDirect, sync, inSync } = require('./host-calls.js');
+const { dispatch } = require('./dispatch.js');
+const { toInput, syncInput, checkName } = require('./input.js');
 
-// Event kinds (src/bridge.rs).
-const HOST = 0;
-const LOG = 1;
-const DONE = 2;
-const FETCH = 3;
-
-/** Plugins by id, weakly: an idle plugin that nobody holds can be collected. */
-const states = new Map();
-const forget = new FinalizationRegistry((id) => {
-  if (!states.get(id)?.deref()) states.delete(id);
-});
-/** Plugins with pending jobs, held strongly until their jobs finish. */
-const busy = new Set();
-/** A timer that keeps the process alive while any job is pending (the addon's
- * event channel does not: an idle plugin must not keep a process running). */
-let keepAlive = null;
-
-let nextPluginId = 1;
-let nextJobId = 1;
-
-const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 const TOKEN = Symbol('Plugin');
-
-// `call()` runs on the JS thread, as `callSync` does, when the plugin cannot
-// wait on this process (`inlineCalls`), no job of it is pending, the
-// input is at most INLINE_MAX_INPUT bytes, and the export's last INLINE_AFTER
-// runs each took less than INLINE_BUDGET_MS. Otherwise the call goes to the
-// plugin's thread. docs/node.md (Where calls run) says what this means for the
-// event loop.
-const INLINE_BUDGET_MS = 0.1;
-const INLINE_AFTER = 4;
-const INLINE_MAX_INPUT = 64 * 1024;
-
-class State {
-  constructor(prepared) {
-    this.id = nextPluginId;
-    nextPluginId = nextPluginId >= 0xffffffff ? 1 : nextPluginId + 1;
-    /** `{namespace, name, fn}`, and `results` (wasm types) once asked for (`resultTypes`). */
-    this.functions = prepared.functions;
-    /** The NativePlugin, and its handle for the `fast` functions. */
-    this.native = null;
-    this.handle = null;
-    this.logger = prepared.logger;
-    this.logLevel = prepared.logLevel;
-    /** The JS fetch serving the plugin's HTTP requests, or null (the runtime's own client). */
-    this.fetch = prepared.fetch;
-    this.hostModules = prepared.hostModules;
-    /** Pending asynchronous jobs by id. */
-    this.pending = new Map();
-    /** Host contexts of pending calls by id. */
-    this.hostContexts = new Map();
-    this.nextHostContext = 1;
-    /** What a host function threw during the running job. */
-    this.hostError = null;
-    /** > 0 while a host function of this plugin runs synchronously. */
-    this.inHost = 0;
-    /** Whether short calls may run on the JS thread (see INLINE_BUDGET_MS). */
-    this.inlineCalls = Boolean(prepared.inlineCalls);
-    /** Per export: how many of its latest runs in a row took less than INLINE_BUDGET_MS. */
-    this.shortRuns = new Map();
-    /** True while a call of this plugin runs on the JS thread through `call()`. */
-    this.inlineRunning = false;
-    states.set(this.id, new WeakRef(this));
-    forget.register(this, this.id);
-  }
-
-  addHostContext(value) {
-    if (value === undefined) return undefined;
-    const id = this.nextHostContext;
-    this.nextHostContext = id >= 0xffffffff ? 1 : id + 1;
-    this.hostContexts.set(id, value);
-    return id;
-  }
-
-  /** `CallContext.logLevel = level`: the plugin's level from now on (the JS SDK's semantics). */
-  setLogLevel(level) {
-    if (!LOG_LEVELS.includes(level)) {
-      throw new TypeError(
-        `unrecognized log level "${level}"; expected one of "trace", "debug", "info", "warn", "error", "silent"`,
-      );
-    }
-    this.native?.setLogLevel(level);
-    this.logLevel = level;
-  }
-
-  /** Whether main exports a function named `name` (for the errors of calls). */
-  isFunctionExport(name) {
-    const exports = this.native?.describe().exports ?? [];
-    return exports.some((e) => e.name === name && e.kind === 'function');
-  }
-
-  /** Count a run of export `name` that took `ms`. */
-  noteRun(name, ms) {
-    if (ms < INLINE_BUDGET_MS) this.shortRuns.set(name, Math.min((this.shortRuns.get(name) ?? 0) + 1, INLINE_AFTER));
-    else this.shortRuns.delete(name);
-  }
-
-  /** Whether a call of `name` with `size` bytes of input runs on the JS thread now. */
-  runsInline(name, size) {
-    return (
-      this.inlineCalls &&
-      !this.inlineRunning &&
-      this.pending.size === 0 &&
-      size <= INLINE_MAX_INPUT &&
-      this.shortRuns.get(name) === INLINE_AFTER
-    );
-  }
-
-  takeHostError() {
-    const e = this.hostError;
-    this.hostError = null;
-    return e;
-  }
-}
-
-function pin(state) {
-  busy.add(state);
-  keepAlive ??= setInterval(() => {}, 0x7fffffff);
-}
-
-function unpin(state) {
-  if (state.pending.size > 0) return;
-  busy.delete(state);
-  if (busy.size === 0 && keepAlive !== null) {
-    clearInterval(keepAlive);
-    keepAlive = null;
-  }
-}
-
-/** Queue an asynchronous job; `start(jobId)` hands it to the addon. */
-function submit(state, job, start) {
-  return new Promise((resolve, reject) => {
-    const id = nextJobId;
-    nextJobId = nextJobId >= 0xffffffff ? 1 : nextJobId + 1;
-    job.resolve = resolve;
-    job.reject = reject;
-    state.pending.set(id, job);
-    pin(state);
-    try {
-      start(id);
-    } catch (e) {
-      state.pending.delete(id);
-      if (job.hostContext !== undefined) state.hostContexts.delete(job.hostContext);
-      unpin(state);
-      reject(e);
-    }
-  });
-}
-
-function messageOf(e) {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** `namespace::name` of a host function record, for messages. */
-function label(f) {
-  return `${f.namespace}::${f.name}`;
-}
-
-/** One wasm result from host function `f`'s return value, by the JS-API rules. */
-function toResult(v, type, f) {
-  if (type === 'i64') {
-    if (typeof v !== 'bigint') {
-      throw new TypeError(`host function ${label(f)} must return a BigInt for its i64 result, not ${typeof v}`);
-    }
-    return BigInt.asIntN(64, v);
-  }
-  if (typeof v === 'bigint') {
-    throw new TypeError(`host function ${label(f)} must return a number for its ${type} result, not a BigInt`);
-  }
-  return type === 'i32' ? Number(v) | 0 : Number(v);
-}
-
-/** Host function `f`'s return value as the list of its wasm results. */
-function toResults(value, types, f) {
-  if (types.length === 0) return [];
-  if (types.length === 1) return [toResult(value, types[0], f)];
-  if (value === null || value === undefined || typeof value[Symbol.iterator] !== 'function') {
-    throw new TypeError(`host function ${label(f)} must return an array of ${types.length} results`);
-  }
-  const list = Array.from(value);
-  return types.map((type, i) => toResult(list[i], type, f));
-}
-
-/** The wasm result types of host function `f`, number `index` (from the import it satisfies). */
-function resultTypes(state, f, index) {
-  f.results ??= state.native.resultTypes(index);
-  return f.results;
-}
-
-function isThenable(value) {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function';
-}
-
-/** The CallContext of one host call over `native`, with the call's host context. */
-function newCallContext(state, native, hostContextId) {
-  const hostContext =
-    hostContextId === null || hostContextId === undefined ? undefined : state.hostContexts.get(hostContextId);
-  return new CallContext(native, hostContext, state);
-}
-
-/** Runs a host function for an asynchronous call: it answers through `ctx`. */
-function runHost(state, index, ctx, args) {
-  if (!state) {
-    ctx.reject('the plugin was garbage-collected');
-    return;
-  }
-  const f = state.functions[index];
-  const results = resultTypes(state, f, index);
-  const fail = (e) => {
-    state.hostError = e;
-    try {
-      ctx.reject(messageOf(e));
-    } catch {
-      // The context is already settled.
-    }
-  };
-  const finish = (value) => {
-    let list;
-    try {
-      list = toResults(value, results, f);
-    } catch (e) {
-      fail(e);
-      return;
-    }
-    try {
-      ctx.resolve(list);
-    } catch {
-      // The context is already settled.
-    }
-  };
-  const callContext = newCallContext(state, ctx, ctx.hostContextId);
-  let value;
-  state.inHost++;
-  try {
-    value = f.fn(callContext, ...args);
-  } catch (e) {
-    fail(e);
-    return;
-  } finally {
-    state.inHost--;
-  }
-  if (isThenable(value)) {
-    // This plugin's host functions may return Promises: its calls stay off the JS thread.
-    state.inlineCalls = false;
-    Promise.resolve(value).then(finish, fail);
-    return;
-  }
-  finish(value);
-}
-
-/** The plugin whose synchronous call runs on this thread now (innermost). */
-let syncState = null;
-
-/** Run `f` with `state` as the plugin of the running synchronous call. */
-function inSync(state, f) {
-  const outer = syncState;
-  syncState = state;
-  try {
-    return f();
-  } finally {
-    syncState = outer;
-  }
-}
-
-/** Keeps what a host function threw for the call's error; returns its message for the addon. */
-function hostFailed(state, e) {
-  state.hostError = e;
-  return messageOf(e);
-}
-
-/**
- * Runs host function `index` for a synchronous call, on this thread, while
- * the plugin waits (src/direct.rs). Returns the results checked against the
- * import's types (the value for one, an array for several), or a string: the
- * message of the host function's failure, which is kept for the call's error.
- */
-function hostDirect(pluginId, index, generation, hostContextId, ...args) {
-  const state = syncState?.id === pluginId ? syncState : states.get(pluginId)?.deref();
-  if (!state) return 'the plugin was garbage-collected';
-  const f = state.functions[index];
-  const results = resultTypes(state, f, index);
-  const callContext = newCallContext(state, new DirectContext(fast, state.handle, generation), hostContextId);
-  let value;
-  state.inHost++;
-  try {
-    value = f.fn(callContext, ...args);
-  } catch (e) {
-    return hostFailed(state, e);
-  } finally {
-    state.inHost--;
-  }
-  if (isThenable(value)) {
-    // The JS thread is running the plugin: nothing could settle the Promise.
-    // Its later failure (it may use the dead context) is a consequence of this one.
-    Promise.resolve(value).catch(() => {});
-    if (state.inlineRunning) {
-      // A call() that ran here because its export had been short: from now on
-      // every call of this plugin runs on its own thread.
-      state.inlineCalls = false;
-      return hostFailed(
-        state,
-        new TypeError(
-          `host function ${label(f)} returned a Promise while call() ran on the JS thread; declare it \`async\` or pass runInWorker: true so that calls of this plugin wait for it on their own thread`,
-        ),
-      );
-    }
-    return hostFailed(
-      state,
-      new TypeError(`host function ${label(f)} returned a Promise, which callSync cannot wait for; use call()`),
-    );
-  }
-  try {
-    return results.length === 1 ? toResult(value, results[0], f) : toResults(value, results, f);
-  } catch (e) {
-    return hostFailed(state, e);
-  }
-}
-
-/** A response's headers as `[name, value]` pairs (a `Headers`, pairs, or a plain object). */
-function headerPairs(headers) {
-  if (headers === null || headers === undefined) return [];
-  const pairs = typeof headers[Symbol.iterator] === 'function' ? Array.from(headers) : Object.entries(headers);
-  return pairs.map(([name, value]) => [String(name), String(value)]);
-}
-
-/** A response's body, reading at most `max + 1` bytes (more fail the request in the core). */
-async function bodyUpTo(response, max) {
-  const reader = response.body?.getReader?.();
-  if (!reader) {
-    if (typeof response.arrayBuffer !== 'function') return EMPTY;
-    return new Uint8Array(await response.arrayBuffer());
-  }
-  const chunks = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    length += value.byteLength;
-    if (length > max) {
-      await reader.cancel().catch(() => {});
-      break;
-    }
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
-}
-
-/**
- * Sends one HTTP request of the plugin with its `fetch` (src/fetch.rs): the
- * core has checked `allowedHosts` and follows redirects itself (so `redirect:
- * 'manual'`), and checks the body's size. A fetch that throws ends the call
- * with that error, as a host function's would.
- */
-async function runFetch(state, request, reply) {
-  try {
-    if (!state?.fetch) throw new Error('the plugin was garbage-collected');
-    const init = { method: request.method, headers: request.headers, redirect: 'manual' };
-    // As the JS SDK: GET and HEAD send no body (fetch refuses one).
-    if (request.body && request.method !== 'GET' && request.method !== 'HEAD') init.body = request.body;
-    if (request.timeoutMs !== null && request.timeoutMs !== undefined) {
-      init.signal = AbortSignal.timeout(Math.max(1, Math.ceil(request.timeoutMs)));
-    }
-    const response = await state.fetch(request.url, init);
-    const body = await bodyUpTo(response, request.maxBytes);
-    reply.resolve(Number(response.status), headerPairs(response.headers), body);
-  } catch (e) {
-    if (state) state.hostError = e;
-    try {
-      reply.reject(messageOf(e));
-    } catch {
-      // Already answered.
-    }
-  }
-}
-
-function log(state, level, text) {
-  const logger = state?.logger;
-  const method = logger?.[level];
-  if (typeof method !== 'function') return;
-  try {
-    method.call(logger, text);
-  } catch {
-    // A failing logger must not break the plugin call.
-  }
-}
-
-function settle(state, jobId, outcome) {
-  const job = state?.pending.get(jobId);
-  if (!job) return;
-  state.pending.delete(jobId);
-  if (job.hostContext !== undefined) state.hostContexts.delete(job.hostContext);
-  unpin(state);
-  const hostError = state.takeHostError();
-  if (job.op === 'call' && typeof outcome.runNs === 'number') state.noteRun(job.name, outcome.runNs / 1e6);
-  if (outcome.ok) job.resolve(job.map ? job.map(outcome) : undefined);
-  else job.reject(toError(outcome, job, hostError));
-}
-
-/** Receives every event of every plugin (see src/bridge.rs). */
-function dispatch(kind, pluginId, a, b, c) {
-  const state = states.get(pluginId)?.deref();
-  if (kind === HOST) {
-    try {
-      runHost(state, a, b, c);
-    } catch (e) {
-      // Never leave the plugin thread waiting for an answer.
-      try {
-        b.reject(messageOf(e));
-      } catch {
-        // Already settled.
-      }
-    }
-  } else if (kind === LOG) log(state, a, b);
-  else if (kind === DONE) settle(state, a, b);
-  else if (kind === FETCH) runFetch(state, a, b);
-}
-
-/** A sync call's input: strings go to the addon as they are (it reads their UTF-8 in place). */
-function syncInput(input) {
-  return typeof input === 'string' ? input : toInput(input);
-}
-
-function toInput(input) {
-  if (input === undefined || input === null) return EMPTY;
-  if (typeof input === 'string') return encoder.encode(input);
-  if (typeof input === 'number' || typeof input === 'bigint') return encoder.encode(String(input));
-  if (input instanceof Uint8Array) return input;
-  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  if (input instanceof ArrayBuffer) return new Uint8Array(input);
-  throw new TypeError(`call input must be a string, a number or a Uint8Array, not ${typeof input}`);
-}
-
-function checkName(name, method) {
-  if (typeof name !== 'string') {
-    throw new TypeError(`${method}: the function name must be a string, not ${name === null ? 'null' : typeof name}`);
-  }
-}
 
 const outputOf = (outcome) => (outcome.output && outcome.output.byteLength > 0 ? PluginOutput.fromBytes(outcome.output) : null);
 
@@ -529,13 +100,13 @@ class Plugin {
     const bytes = syncInput(input);
     const state = this.#state;
     const hc = state.addHostContext(hostContext);
-    const outer = syncState;
-    syncState = state;
+    const outer = sync.state;
+    sync.state = state;
     let result;
     try {
       result = fast.callSync(state.handle, funcName, bytes, hc);
     } finally {
-      syncState = outer;
+      sync.state = outer;
       if (hc !== undefined) state.hostContexts.delete(hc);
     }
     const hostError = state.takeHostError();
@@ -629,14 +200,13 @@ function newNative(state) {
   return state.native;
 }
 
-
 /**
  * Create a plugin from a manifest, JSON, path, URL or wasm bytes.
  * @returns {Promise<Plugin>}
  */
 async function createPlugin(manifest, opts = {}) {
   const prepared = await prepare(manifest, opts);
-  const state = new State(prepared);
+  const state = new PluginState(prepared);
   const nativePlugin = newNative(state);
   try {
     await submit(state, { op: 'load', hostModules: prepared.hostModules }, (id) =>
@@ -655,7 +225,7 @@ async function createPlugin(manifest, opts = {}) {
  */
 function createPluginSync(manifest, opts = {}) {
   const prepared = prepareSync(manifest, opts);
-  const state = new State(prepared);
+  const state = new PluginState(prepared);
   const nativePlugin = newNative(state);
   const outcome = inSync(state, () => nativePlugin.loadSync(prepared.json, prepared.load));
   const hostError = state.takeHostError();

@@ -1,25 +1,157 @@
-//! The synchronous fast path: plugin code running on the JS thread itself
-//! (`callSync`, `createPluginSync`), where JS host functions are called
-//! directly and their `CallContext` reaches the running `CurrentPlugin` in
-//! place.
+//! Values between N-API and Rust: the arguments of the plain N-API functions
+//! (strings and inputs read in place, without allocating), wasm values,
+//! block addresses, results, and thrown errors. A leaf: it knows nothing of
+//! plugins.
 //!
 //! Everything here is on the hot path of a call or a host round trip, so it
 //! talks to N-API directly: no intermediate objects, no per-call allocation
 //! for the function name, string input or host arguments.
 
-use std::ffi::c_void;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use extism_core::{CurrentPlugin, Val, ValType};
+use extism_core::{Val, ValType};
 use napi::bindgen_prelude::sys;
 use napi::Status;
 
-fn check(status: sys::napi_status, what: &str) -> Result<(), String> {
+use crate::outcome::panic_text;
+
+pub(crate) fn check(status: sys::napi_status, what: &str) -> Result<(), String> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
         Err(format!("{what} failed ({:?})", Status::from(status)))
+    }
+}
+
+/// An error to throw from a plain N-API function: an `Error` with `message`,
+/// and a `code` property when there is one.
+pub(crate) struct Thrown {
+    pub message: String,
+    pub code: Option<&'static CStr>,
+}
+
+impl From<String> for Thrown {
+    fn from(message: String) -> Self {
+        Thrown { message, code: None }
+    }
+}
+
+/// Runs the body of a plain N-API function: its error (or a panic) becomes a
+/// thrown JS Error.
+///
+/// # Safety
+/// `env` must be live.
+pub(crate) unsafe fn run<E: Into<Thrown>>(
+    env: sys::napi_env,
+    f: impl FnOnce() -> Result<sys::napi_value, E>,
+) -> sys::napi_value {
+    let thrown = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(e)) => e.into(),
+        Err(payload) => Thrown::from(panic_text(payload).message),
+    };
+    let text = CString::new(thrown.message.replace('\0', " ")).unwrap_or_default();
+    let code = thrown.code.map_or(ptr::null(), CStr::as_ptr);
+    // SAFETY: `env` is live; a NULL return value with a pending exception is
+    // how an N-API function throws.
+    unsafe { sys::napi_throw_error(env, code, text.as_ptr()) };
+    ptr::null_mut()
+}
+
+/// Up to `N` arguments (missing ones are `undefined`).
+///
+/// # Safety
+/// `env` and `info` are those of the running N-API callback.
+pub(crate) unsafe fn args<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Result<[sys::napi_value; N], String> {
+    let mut argv = [ptr::null_mut(); N];
+    let mut argc = N;
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return Err("cannot read the arguments".into());
+    }
+    if argc < N {
+        let mut undefined = ptr::null_mut();
+        unsafe { sys::napi_get_undefined(env, &mut undefined) };
+        argv[argc..].fill(undefined);
+    }
+    Ok(argv)
+}
+
+/// # Safety
+/// `env` and `value` must be live handles of the current N-API scope.
+pub(crate) unsafe fn u32_arg(env: sys::napi_env, value: sys::napi_value) -> Result<u32, String> {
+    let mut x = 0u32;
+    match unsafe { sys::napi_get_value_uint32(env, value, &mut x) } {
+        sys::Status::napi_ok => Ok(x),
+        _ => Err("expected a number".into()),
+    }
+}
+
+/// `None` for `undefined` or `null`, else the u32.
+///
+/// # Safety
+/// As for [`u32_arg`].
+pub(crate) unsafe fn optional_u32(env: sys::napi_env, value: sys::napi_value) -> Result<Option<u32>, String> {
+    let mut ty = 0;
+    unsafe { sys::napi_typeof(env, value, &mut ty) };
+    match ty {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+        _ => unsafe { u32_arg(env, value) }.map(Some),
+    }
+}
+
+/// # Safety
+/// `env` must be the live env of the current scope (also for the functions below).
+pub(crate) unsafe fn null(env: sys::napi_env) -> Result<sys::napi_value, String> {
+    let mut value = ptr::null_mut();
+    match unsafe { sys::napi_get_null(env, &mut value) } {
+        sys::Status::napi_ok => Ok(value),
+        _ => Err("napi_get_null failed".into()),
+    }
+}
+
+/// # Safety
+/// As for [`null`].
+pub(crate) unsafe fn undefined(env: sys::napi_env) -> Result<sys::napi_value, String> {
+    let mut value = ptr::null_mut();
+    match unsafe { sys::napi_get_undefined(env, &mut value) } {
+        sys::Status::napi_ok => Ok(value),
+        _ => Err("napi_get_undefined failed".into()),
+    }
+}
+
+/// # Safety
+/// As for [`null`].
+pub(crate) unsafe fn bigint(env: sys::napi_env, x: u64) -> Result<sys::napi_value, String> {
+    let mut value = ptr::null_mut();
+    match unsafe { sys::napi_create_bigint_uint64(env, x, &mut value) } {
+        sys::Status::napi_ok => Ok(value),
+        _ => Err("napi_create_bigint_uint64 failed".into()),
+    }
+}
+
+/// # Safety
+/// As for [`null`].
+pub(crate) unsafe fn number(env: sys::napi_env, x: f64) -> Result<sys::napi_value, String> {
+    let mut value = ptr::null_mut();
+    match unsafe { sys::napi_create_double(env, x, &mut value) } {
+        sys::Status::napi_ok => Ok(value),
+        _ => Err("napi_create_double failed".into()),
     }
 }
 
@@ -54,7 +186,7 @@ pub(crate) unsafe fn with_str<R>(
 ///
 /// # Safety
 /// As for [`with_str`].
-unsafe fn utf8_into(env: sys::napi_env, value: sys::napi_value, out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) unsafe fn utf8_into(env: sys::napi_env, value: sys::napi_value, out: &mut Vec<u8>) -> Result<(), String> {
     let mut len = 0usize;
     // SAFETY: a NULL buffer asks for the length only.
     check(
@@ -75,7 +207,7 @@ unsafe fn utf8_into(env: sys::napi_env, value: sys::napi_value, out: &mut Vec<u8
 
 thread_local! {
     /// The UTF-8 of the last string input, kept so its capacity is reused.
-    static STRING_INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static STRING_INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The bytes of a call input (a JS string, as UTF-8, or a Uint8Array), handed to `f`.
@@ -138,181 +270,6 @@ pub(crate) unsafe fn array_buffer(env: sys::napi_env, bytes: &[u8]) -> Result<sy
     Ok(value)
 }
 
-/// The host call of a plugin that runs on the JS thread right now.
-///
-/// Its `CallContext` names it by generation: a context kept after its host
-/// function returned no longer matches and is refused, rather than acting
-/// on a later call. Only the JS thread touches this (atomics make it `Sync`).
-#[derive(Default)]
-pub(crate) struct DirectHost {
-    plugin: AtomicPtr<c_void>,
-    generation: AtomicU32,
-}
-
-pub(crate) const DEAD: &str = "this CallContext is no longer valid: its host function call has returned";
-
-impl DirectHost {
-    /// Make `plugin` the current host call; returns its generation and what to restore.
-    fn enter(&self, plugin: *mut CurrentPlugin<'_>) -> (u32, (*mut c_void, u32)) {
-        let previous = (
-            self.plugin.load(Ordering::Relaxed),
-            self.generation.load(Ordering::Relaxed),
-        );
-        let generation = previous.1.wrapping_add(1);
-        self.generation.store(generation, Ordering::Relaxed);
-        self.plugin.store(plugin.cast(), Ordering::Relaxed);
-        (generation, previous)
-    }
-
-    fn leave(&self, previous: (*mut c_void, u32)) {
-        self.plugin.store(previous.0, Ordering::Relaxed);
-        // The ended call's generation must never come back while its contexts
-        // may live: restoring an enclosing call's is fine (its contexts are
-        // valid again), otherwise move on to a fresh one.
-        let next = if previous.0.is_null() {
-            self.generation.load(Ordering::Relaxed).wrapping_add(1)
-        } else {
-            previous.1
-        };
-        self.generation.store(next, Ordering::Relaxed);
-    }
-
-    /// Run `f` on the current host call if `generation` is still it.
-    pub fn with_plugin<R>(&self, generation: u32, f: impl FnOnce(&mut CurrentPlugin<'_>) -> R) -> Result<R, String> {
-        let pointer = self.plugin.load(Ordering::Relaxed);
-        if pointer.is_null() || self.generation.load(Ordering::Relaxed) != generation {
-            return Err(DEAD.into());
-        }
-        // SAFETY: set by `call` for the duration of a host call on this (the
-        // JS) thread, cleared before that call returns; the generation check
-        // above ties the request to that very call.
-        Ok(f(unsafe { &mut *(pointer as *mut CurrentPlugin<'static>) }))
-    }
-
-    /// Call JS `host(pluginId, index, generation, hostContextId, ...args)` for a host
-    /// function, with `plugin` current meanwhile, and store its results.
-    ///
-    /// The JS side (`hostDirect` in lib/plugin.js) returns the results already
-    /// checked against the result types (those of the zeros `outputs` arrive
-    /// with): nothing for none, the value for one, an
-    /// array for several; or a string, the message of the host function's failure.
-    ///
-    /// # Safety
-    /// `env` is the live env of the synchronous method running on this
-    /// thread, `host` a function value of that env.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn call(
-        &self,
-        env: sys::napi_env,
-        host: sys::napi_value,
-        plugin_id: u32,
-        index: u32,
-        host_context: Option<u32>,
-        plugin: &mut CurrentPlugin<'_>,
-        inputs: &[Val],
-        outputs: &mut [Val],
-    ) -> Result<(), String> {
-        let (generation, previous) = self.enter(plugin);
-        // SAFETY: forwarded from the caller.
-        let answer = unsafe { call_js(env, host, [plugin_id, index, generation], host_context, inputs) }
-            .and_then(|value| unsafe { read_results(env, value, outputs) });
-        self.leave(previous);
-        answer
-    }
-}
-
-/// Arguments beyond this many take a heap allocation.
-const INLINE_ARGS: usize = 16;
-
-unsafe fn call_js(
-    env: sys::napi_env,
-    host: sys::napi_value,
-    ids: [u32; 3],
-    host_context: Option<u32>,
-    inputs: &[Val],
-) -> Result<sys::napi_value, String> {
-    const FIXED: usize = 4;
-    let mut inline = [ptr::null_mut(); INLINE_ARGS];
-    let mut heap = Vec::new();
-    let argv: &mut [sys::napi_value] = if inputs.len() + FIXED <= INLINE_ARGS {
-        &mut inline[..inputs.len() + FIXED]
-    } else {
-        heap.resize(inputs.len() + FIXED, ptr::null_mut());
-        &mut heap
-    };
-    unsafe {
-        for (slot, id) in argv.iter_mut().zip(ids) {
-            check(sys::napi_create_uint32(env, id, slot), "host call")?;
-        }
-        match host_context {
-            Some(id) => check(sys::napi_create_uint32(env, id, &mut argv[3]), "host call")?,
-            None => check(sys::napi_get_undefined(env, &mut argv[3]), "host call")?,
-        }
-        for (slot, value) in argv[FIXED..].iter_mut().zip(inputs) {
-            *slot = val_to_js(env, value)?;
-        }
-        let mut receiver = ptr::null_mut();
-        check(sys::napi_get_undefined(env, &mut receiver), "host call")?;
-        let mut result = ptr::null_mut();
-        let status = sys::napi_call_function(env, receiver, host, argv.len(), argv.as_ptr(), &mut result);
-        if status != sys::Status::napi_ok {
-            return Err(pending_exception_text(env));
-        }
-        Ok(result)
-    }
-}
-
-/// The text of the exception thrown out of the JS bridge itself (which
-/// catches the host function's own), cleared so JS can go on.
-unsafe fn pending_exception_text(env: sys::napi_env) -> String {
-    let mut exception = ptr::null_mut();
-    unsafe {
-        if sys::napi_get_and_clear_last_exception(env, &mut exception) != sys::Status::napi_ok || exception.is_null() {
-            return "host function failed".into();
-        }
-        let mut text = ptr::null_mut();
-        if sys::napi_coerce_to_string(env, exception, &mut text) != sys::Status::napi_ok {
-            return "host function failed".into();
-        }
-        let mut out = Vec::new();
-        match utf8_into(env, text, &mut out) {
-            Ok(()) => String::from_utf8_lossy(&out).into_owned(),
-            Err(_) => "host function failed".into(),
-        }
-    }
-}
-
-unsafe fn read_results(env: sys::napi_env, value: sys::napi_value, outputs: &mut [Val]) -> Result<(), String> {
-    unsafe {
-        let mut ty = 0;
-        check(sys::napi_typeof(env, value, &mut ty), "reading host function results")?;
-        if ty == sys::ValueType::napi_string {
-            let mut message = Vec::new();
-            utf8_into(env, value, &mut message)?;
-            return Err(String::from_utf8_lossy(&message).into_owned());
-        }
-        match outputs.len() {
-            0 => Ok(()),
-            1 => {
-                outputs[0] = val_from_js(env, value, outputs[0].ty())?;
-                Ok(())
-            }
-            _ => {
-                for (i, slot) in outputs.iter_mut().enumerate() {
-                    let ty = slot.ty();
-                    let mut element = ptr::null_mut();
-                    check(
-                        sys::napi_get_element(env, value, i as u32, &mut element),
-                        "reading host function results",
-                    )?;
-                    *slot = val_from_js(env, element, ty)?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
 /// A wasm value as JS sees it: a BigInt for i64, a number otherwise.
 ///
 /// # Safety
@@ -332,7 +289,7 @@ pub(crate) unsafe fn val_to_js(env: sys::napi_env, value: &Val) -> Result<sys::n
 }
 
 /// A host function's result of type `ty`, from the BigInt (i64) or number
-/// (the others) that lib/plugin.js made of it.
+/// (the others) that lib/host-calls.js made of it.
 ///
 /// # Safety
 /// `env` and `value` must be live handles of the current scope.
@@ -355,6 +312,19 @@ pub(crate) unsafe fn val_from_js(env: sys::napi_env, value: sys::napi_value, ty:
             ValType::F32 => Val::F32(x as f32),
             _ => Val::F64(x),
         })
+    }
+}
+
+/// Wasm value type names, as the JS side spells them.
+pub(crate) fn type_name(ty: ValType) -> &'static str {
+    match ty {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::FuncRef => "funcref",
+        ValType::ExternRef => "externref",
     }
 }
 

@@ -1,18 +1,21 @@
 //! The plugin's HTTP requests through a JS `fetch` (the `fetch` option): the
 //! core's `Function::http_client` hands each request (after its
-//! `allowed_hosts` check) to [`crate::bridge::Bridge::fetch`], which sends it
-//! to the JS thread as an `Event::Fetch` and waits for the [`JsFetchReply`].
+//! `allowed_hosts` check) to [`fetch`], which sends it to the JS thread as an
+//! `Event::Fetch` (`runFetch` in lib/fetch.js) and waits for the
+//! [`JsFetchReply`].
 
 use std::collections::HashMap;
-use std::sync::{mpsc, Mutex};
+use std::sync::Mutex;
 
-use extism_core::{HttpClientRequest, HttpClientResponse};
+use extism_core::{Error, HttpClientRequest, HttpClientResponse};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
-use crate::plugin::lock;
+use crate::handoff::{reply, Replier};
+use crate::js_thread::{Event, JsThread};
+use crate::lock;
 
-/// A plugin's request as `runFetch` in lib/plugin.js gets it.
+/// A plugin's request as `runFetch` in lib/fetch.js gets it.
 #[napi(object)]
 pub struct JsFetchRequest {
     pub url: String,
@@ -41,24 +44,43 @@ impl JsFetchRequest {
 
 type Answer = Result<HttpClientResponse, String>;
 
+/// Send a plugin's HTTP request with the JS `fetch` of its plugin (the
+/// core's `HttpClient`): on the JS thread, while the plugin thread waits.
+pub(crate) fn fetch(js: &JsThread, request: &HttpClientRequest) -> extism_core::Result<HttpClientResponse> {
+    if js.on_js_thread() {
+        // The JS thread runs the plugin: it cannot also wait for a fetch.
+        return Err(Error::host(
+            "a custom fetch cannot serve HTTP requests of callSync or createPluginSync: use call() or createPlugin()",
+        ));
+    }
+    let (replier, answer) = reply();
+    let event = Event::Fetch {
+        request: JsFetchRequest::from_core(request),
+        reply: JsFetchReply {
+            replier: Mutex::new(Some(replier)),
+        },
+    };
+    if !js.send(event) {
+        return Err(Error::host("the JS environment is shutting down"));
+    }
+    match answer.wait() {
+        Some(answer) => answer.map_err(Error::host),
+        None => Err(Error::host("fetch was dropped without settling")),
+    }
+}
+
 /// Settles one fetch of the plugin thread (not exported from the package).
 #[napi(js_name = "NativeFetchReply")]
 pub struct JsFetchReply {
-    tx: Mutex<Option<mpsc::Sender<Answer>>>,
+    replier: Mutex<Option<Replier<Answer>>>,
 }
 
 impl JsFetchReply {
-    pub(crate) fn new(tx: mpsc::Sender<Answer>) -> Self {
-        JsFetchReply {
-            tx: Mutex::new(Some(tx)),
-        }
-    }
-
     fn settle(&self, answer: Answer) -> napi::Result<()> {
-        match lock(&self.tx).take() {
-            Some(tx) => {
-                // The plugin thread may be gone (the process is shutting down).
-                let _ = tx.send(answer);
+        match lock(&self.replier).take() {
+            // The plugin thread may be gone (the process is shutting down).
+            Some(replier) => {
+                replier.send(answer);
                 Ok(())
             }
             None => Err(napi::Error::from_reason("this fetch has already been answered")),

@@ -1,221 +1,309 @@
-//! The native half of a host function's `CallContext` (`lib/call-context.js`
-//! wraps it in the official surface).
+//! The CallContext operations (`lib/call-context.js` wraps them in the
+//! official surface): one table of plain N-API functions, one
+//! implementation ([`Request::perform`]), for both kinds of host call.
 //!
-//! This is the context of a host call made by an asynchronous call, whose
-//! plugin runs on its own thread. A `CurrentPlugin` lives on the thread
-//! running the plugin, for one host call, and its methods call into the
-//! plugin's kernel (wasm), which must run on that thread: so each request is
-//! sent to the plugin thread, which serves requests while it waits for the
-//! host function. (Synchronous calls use `crate::direct` instead.)
+//! Each function takes `(target, generation, ...)`, where the target says
+//! where the plugin of the host call is ([`PluginAt`]):
+//! - a plugin handle: a synchronous call, its plugin on this (the JS) thread,
+//!   inside the host call named by `generation`;
+//! - a host call handle: an asynchronous call, its plugin on the plugin
+//!   thread, which performs the request while it waits for the host function.
+//!
+//! A context kept after its host call returned is dead: `read` answers
+//! null, `length` 0, `timeRemaining` null (as the JS SDK answers for blocks
+//! that are gone), and the others throw [`DEAD`].
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::borrow::Cow;
 
-use extism_core::{CurrentPlugin, Val, ValType};
-use napi::bindgen_prelude::{BigInt, Buffer, JsValue, Unknown};
-use napi::Env;
-use napi_derive::napi;
+use extism_core::CurrentPlugin;
+use napi::bindgen_prelude::sys;
 
-use crate::direct::DEAD;
-use crate::plugin::{lock, recv_polling};
+use crate::async_call::AsyncHostCall;
+use crate::convert::{self, Thrown};
+use crate::sync_call::SyncHostCall;
 
-/// A request for the plugin thread, or the host function's answer.
-pub(crate) enum SlotMsg {
-    Op(Box<dyn for<'a, 'b> FnOnce(&'a mut CurrentPlugin<'b>) + Send>),
-    Done(Result<Vec<Val>, String>),
+pub(crate) const DEAD: &str = "this CallContext is no longer valid: its host function call has returned";
+
+/// One CallContext operation, with its arguments: borrowed from JS on the
+/// synchronous path, owned once sent to a plugin thread.
+pub(crate) enum Request<'a> {
+    Read(u64),
+    Store(Cow<'a, [u8]>),
+    Alloc(u64),
+    Length(u64),
+    TimeRemaining,
+    GetVariable(Cow<'a, str>),
+    SetVariable(Cow<'a, str>, Cow<'a, [u8]>),
+    DeleteVariable(Cow<'a, str>),
+    SetError(Cow<'a, str>),
 }
 
-enum State {
-    /// The plugin thread's request queue.
-    Remote(mpsc::Sender<SlotMsg>),
-    /// The host function has settled: the context is dead.
-    Closed,
+/// What an operation answers; `'p` borrows plugin memory.
+pub(crate) enum Answer<'p> {
+    /// `read`, `getVariable`: an ArrayBuffer, or null.
+    Bytes(Option<Cow<'p, [u8]>>),
+    /// `store`, `alloc`, `length`: a BigInt.
+    Number(u64),
+    /// `timeRemaining`: milliseconds, or null.
+    Millis(Option<f64>),
+    /// `setVariable`, `deleteVariable`, `setError`: undefined.
+    Nothing,
 }
 
-/// One host call's link to its plugin.
-pub(crate) struct Slot {
-    state: Mutex<State>,
-    results: Vec<ValType>,
-    host_context: Option<u32>,
+fn message(e: extism_core::Error) -> String {
+    e.message().to_string()
 }
 
-impl Slot {
-    pub fn new(tx: mpsc::Sender<SlotMsg>, results: Vec<ValType>, host_context: Option<u32>) -> Slot {
-        Slot {
-            state: Mutex::new(State::Remote(tx)),
-            results,
-            host_context,
-        }
-    }
-
-    pub fn close(&self) {
-        *lock(&self.state) = State::Closed;
-    }
-
-    /// Run `f` on the plugin, on the thread that runs it.
-    fn with_plugin<R, F>(&self, f: F) -> napi::Result<R>
-    where
-        R: Send + 'static,
-        F: for<'a, 'b> FnOnce(&'a mut CurrentPlugin<'b>) -> R + Send + 'static,
-    {
-        let state = lock(&self.state);
-        match &*state {
-            State::Remote(tx) => {
-                let tx = tx.clone();
-                drop(state);
-                let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-                let op = Box::new(move |plugin: &mut CurrentPlugin<'_>| {
-                    let _ = reply_tx.send(f(plugin));
-                });
-                tx.send(SlotMsg::Op(op)).map_err(|_| napi::Error::from_reason(DEAD))?;
-                recv_polling(&reply_rx).map_err(|_| napi::Error::from_reason(DEAD))
+impl Request<'_> {
+    /// The operation, on the plugin of the host call.
+    pub fn perform<'p>(self, plugin: &'p mut CurrentPlugin<'_>) -> Result<Answer<'p>, String> {
+        Ok(match self {
+            Request::Read(0) => Answer::Bytes(None),
+            Request::Read(address) => Answer::Bytes(plugin.block(address).ok().map(|b| Cow::Borrowed(&*b))),
+            Request::Store(bytes) => Answer::Number(plugin.alloc_bytes(&bytes).map_err(message)?),
+            Request::Alloc(size) => Answer::Number(plugin.alloc(size).map_err(message)?),
+            Request::Length(address) => Answer::Number(plugin.length(address).map_err(message)?),
+            Request::TimeRemaining => Answer::Millis(plugin.time_remaining().map(|d| d.as_secs_f64() * 1000.0)),
+            Request::GetVariable(name) => Answer::Bytes(plugin.var(&name).map(Cow::Borrowed)),
+            Request::SetVariable(name, value) => {
+                plugin.set_var(&name, Some(&value));
+                Answer::Nothing
             }
-            State::Closed => Err(napi::Error::from_reason(DEAD)),
-        }
-    }
-
-    /// Settle the host call.
-    fn finish(&self, answer: Result<Vec<Val>, String>) -> napi::Result<()> {
-        let mut state = lock(&self.state);
-        match std::mem::replace(&mut *state, State::Closed) {
-            State::Remote(tx) => {
-                let _ = tx.send(SlotMsg::Done(answer));
-                Ok(())
+            Request::DeleteVariable(name) => {
+                plugin.set_var(&name, None);
+                Answer::Nothing
             }
-            State::Closed => Err(napi::Error::from_reason(DEAD)),
+            Request::SetError(text) => {
+                plugin.set_error(&text).map_err(message)?;
+                Answer::Nothing
+            }
+        })
+    }
+
+    /// The answer of a dead context, if this operation has one (else it throws [`DEAD`]).
+    pub fn when_dead(&self) -> Option<Answer<'static>> {
+        match self {
+            Request::Read(_) => Some(Answer::Bytes(None)),
+            Request::Length(_) => Some(Answer::Number(0)),
+            Request::TimeRemaining => Some(Answer::Millis(None)),
+            _ => None,
+        }
+    }
+
+    /// The request with its own copy of what it borrows, to send to another thread.
+    pub fn into_owned(self) -> Request<'static> {
+        let own = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        let own_bytes = |b: Cow<'_, [u8]>| Cow::Owned(b.into_owned());
+        match self {
+            Request::Read(address) => Request::Read(address),
+            Request::Store(bytes) => Request::Store(own_bytes(bytes)),
+            Request::Alloc(size) => Request::Alloc(size),
+            Request::Length(address) => Request::Length(address),
+            Request::TimeRemaining => Request::TimeRemaining,
+            Request::GetVariable(name) => Request::GetVariable(own(name)),
+            Request::SetVariable(name, value) => Request::SetVariable(own(name), own_bytes(value)),
+            Request::DeleteVariable(name) => Request::DeleteVariable(own(name)),
+            Request::SetError(text) => Request::SetError(own(text)),
         }
     }
 }
 
-/// A block address or size from JS (see `direct::address`).
-fn address(env: &Env, value: Unknown<'_>) -> napi::Result<u64> {
-    // SAFETY: a live value of the calling method's scope.
-    unsafe { crate::direct::address(env.raw(), value.value().value) }
-        .map_err(|e| napi::Error::new(napi::Status::InvalidArg, e))
-}
+impl Answer<'_> {
+    /// The answer with its own copy of the plugin memory it borrows.
+    pub fn into_owned(self) -> Answer<'static> {
+        match self {
+            Answer::Bytes(bytes) => Answer::Bytes(bytes.map(|b| Cow::Owned(b.into_owned()))),
+            Answer::Number(n) => Answer::Number(n),
+            Answer::Millis(ms) => Answer::Millis(ms),
+            Answer::Nothing => Answer::Nothing,
+        }
+    }
 
-fn core_error(e: extism_core::Error) -> napi::Error {
-    napi::Error::from_reason(e.message().to_string())
-}
-
-/// The native side of `CallContext` (not exported from the package).
-#[napi(js_name = "NativeCallContext")]
-pub struct JsCallContext {
-    slot: Arc<Slot>,
-}
-
-impl JsCallContext {
-    pub(crate) fn new(slot: Arc<Slot>) -> Self {
-        JsCallContext { slot }
+    /// # Safety
+    /// `env` must be the live env of the current scope.
+    unsafe fn to_js(&self, env: sys::napi_env) -> Result<sys::napi_value, String> {
+        unsafe {
+            match self {
+                Answer::Bytes(Some(bytes)) => convert::array_buffer(env, bytes),
+                Answer::Bytes(None) | Answer::Millis(None) => convert::null(env),
+                Answer::Number(n) => convert::bigint(env, *n),
+                Answer::Millis(Some(ms)) => convert::number(env, *ms),
+                Answer::Nothing => convert::undefined(env),
+            }
+        }
     }
 }
 
-#[napi]
-impl JsCallContext {
-    /// The id of this call's host context (`lib/plugin.js` keeps the value).
-    #[napi(getter)]
-    pub fn host_context_id(&self) -> Option<u32> {
-        self.slot.host_context
-    }
+/// Where the plugin of a host call is.
+pub(crate) enum PluginAt<'a> {
+    /// A synchronous call: on this thread, inside host call `generation`.
+    ThisThread(&'a SyncHostCall, u32),
+    /// An asynchronous call: on its plugin thread, which serves requests.
+    PluginThread(&'a AsyncHostCall),
+}
 
-    /// The bytes of the block at `address`; null for 0 or an invalid
-    /// address, and once the host call has returned (its blocks may be gone,
-    /// as the JS SDK answers for a freed block).
-    #[napi]
-    pub fn read(&self, env: Env, addr: Unknown<'_>) -> napi::Result<Option<Buffer>> {
-        let h = address(&env, addr)?;
-        let bytes = self
-            .slot
-            .with_plugin(move |p| {
-                if h == 0 {
-                    return None;
+impl PluginAt<'_> {
+    /// Perform `request` on the plugin, wherever it is, and make its answer
+    /// a JS value (in place, from plugin memory, on this thread).
+    ///
+    /// # Safety
+    /// `env` must be the live env of the current scope.
+    unsafe fn perform(&self, env: sys::napi_env, request: Request<'_>) -> Result<sys::napi_value, String> {
+        let dead = request.when_dead();
+        let answer = match self {
+            PluginAt::ThisThread(call, generation) => {
+                match call.with_plugin(*generation, |p| {
+                    request.perform(p).and_then(|a| unsafe { a.to_js(env) })
+                }) {
+                    Ok(made) => return made,
+                    Err(_dead) => None,
                 }
-                p.block(h).ok().map(|b| b.to_vec())
-            })
-            .unwrap_or(None);
-        Ok(bytes.map(Buffer::from))
-    }
-
-    /// The length of the block at `address` (0 when there is none, and once
-    /// the host call has returned).
-    #[napi]
-    pub fn length(&self, env: Env, addr: Unknown<'_>) -> napi::Result<BigInt> {
-        let h = address(&env, addr)?;
-        let n = match self.slot.with_plugin(move |p| p.length(h)) {
-            Ok(n) => n.map_err(core_error)?,
-            Err(_) => 0,
+            }
+            PluginAt::PluginThread(call) => call.ask(request.into_owned()),
         };
-        Ok(BigInt::from(n))
-    }
-
-    /// Milliseconds left before the call's timeout (0 once passed); null
-    /// without a timeout, and once the host call has returned.
-    #[napi]
-    pub fn time_remaining(&self) -> Option<f64> {
-        let left = self.slot.with_plugin(|p| p.time_remaining()).ok().flatten();
-        left.map(|d| d.as_secs_f64() * 1000.0)
-    }
-
-    /// A new block of `size` bytes; 0 when memory is exhausted.
-    #[napi]
-    pub fn alloc(&self, env: Env, size: Unknown<'_>) -> napi::Result<BigInt> {
-        let n = address(&env, size)?;
-        let h = self.slot.with_plugin(move |p| p.alloc(n))?.map_err(core_error)?;
-        Ok(BigInt::from(h))
-    }
-
-    /// Copy `bytes` into a new block and return its address (0 for no bytes).
-    #[napi]
-    pub fn store(&self, bytes: &[u8]) -> napi::Result<BigInt> {
-        let bytes = bytes.to_vec();
-        let h = self
-            .slot
-            .with_plugin(move |p| p.alloc_bytes(&bytes))?
-            .map_err(core_error)?;
-        Ok(BigInt::from(h))
-    }
-
-    #[napi]
-    pub fn get_variable(&self, name: String) -> napi::Result<Option<Buffer>> {
-        let value = self.slot.with_plugin(move |p| p.var(&name).map(|v| v.to_vec()))?;
-        Ok(value.map(Buffer::from))
-    }
-
-    #[napi]
-    pub fn set_variable(&self, name: String, value: &[u8]) -> napi::Result<()> {
-        let value = value.to_vec();
-        self.slot.with_plugin(move |p| p.set_var(&name, Some(&value)))
-    }
-
-    #[napi]
-    pub fn delete_variable(&self, name: String) -> napi::Result<()> {
-        self.slot.with_plugin(move |p| p.set_var(&name, None))
-    }
-
-    /// Set the call's plugin error (the call then fails with it).
-    #[napi]
-    pub fn set_error(&self, message: String) -> napi::Result<()> {
-        self.slot
-            .with_plugin(move |p| p.set_error(&message))?
-            .map_err(core_error)
-    }
-
-    /// Settle the host call with its results, already converted by JS to a
-    /// number (i32, f32, f64) or a BigInt (i64) each.
-    #[napi]
-    pub fn resolve(&self, env: Env, values: Vec<Unknown<'_>>) -> napi::Result<()> {
-        let mut out = Vec::with_capacity(self.slot.results.len());
-        for (ty, value) in self.slot.results.iter().zip(values) {
-            // SAFETY: a live value of this method's scope.
-            let value = unsafe { crate::direct::val_from_js(env.raw(), value.value().value, *ty) }
-                .map_err(|e| napi::Error::new(napi::Status::InvalidArg, e))?;
-            out.push(value);
+        match (answer, dead) {
+            (Some(answer), _) => unsafe { answer?.to_js(env) },
+            (None, Some(dead)) => unsafe { dead.to_js(env) },
+            (None, None) => Err(DEAD.into()),
         }
-        self.slot.finish(Ok(out))
     }
 
-    /// Settle the host call with an error; the plugin call fails with it.
-    #[napi]
-    pub fn reject(&self, message: String) -> napi::Result<()> {
-        self.slot.finish(Err(message))
+    /// The `code` of the errors thrown for this host call: napi-rs's
+    /// `GenericFailure` for an asynchronous call (whose CallContext used to be
+    /// a napi-rs class), none for a synchronous one.
+    fn error_code(&self) -> Option<&'static std::ffi::CStr> {
+        match self {
+            PluginAt::ThisThread(..) => None,
+            PluginAt::PluginThread(_) => Some(c"GenericFailure"),
+        }
+    }
+}
+
+/// Runs the operation `op` of a `host*(target, generation, ...)` function
+/// with its `N` arguments.
+unsafe fn operation<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    op: impl FnOnce(&PluginAt<'_>, [sys::napi_value; N]) -> Result<sys::napi_value, String>,
+) -> sys::napi_value {
+    unsafe {
+        convert::run(env, || -> Result<sys::napi_value, Thrown> {
+            let argv = convert::args::<N>(env, info)?;
+            let at = if let Some(state) = crate::handles::plugin_state(env, argv[0]) {
+                PluginAt::ThisThread(&state.js.sync_host_call, convert::u32_arg(env, argv[1])?)
+            } else if let Some(call) = crate::handles::async_host_call(env, argv[0]) {
+                PluginAt::PluginThread(call)
+            } else {
+                return Err(Thrown::from(String::from("not a plugin handle")));
+            };
+            op(&at, argv).map_err(|message| Thrown {
+                message,
+                code: at.error_code(),
+            })
+        })
+    }
+}
+
+/// `hostRead(target, generation, address)`: the block's bytes as an
+/// ArrayBuffer, or null for 0 or an address that is not a block.
+pub(crate) unsafe extern "C" fn host_read(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., address]: [_; 3]| {
+            at.perform(env, Request::Read(convert::address(env, address)?))
+        })
+    }
+}
+
+/// `hostStore(target, generation, bytes)`: a new block holding `bytes` (a
+/// string or a Uint8Array); its address.
+pub(crate) unsafe extern "C" fn host_store(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., bytes]: [_; 3]| {
+            convert::with_input(env, bytes, |bytes| {
+                at.perform(env, Request::Store(Cow::Borrowed(bytes)))
+            })?
+        })
+    }
+}
+
+/// `hostAlloc(target, generation, size)`: a new block's address; 0 when memory is exhausted.
+pub(crate) unsafe extern "C" fn host_alloc(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., size]: [_; 3]| {
+            at.perform(env, Request::Alloc(convert::address(env, size)?))
+        })
+    }
+}
+
+/// `hostLength(target, generation, address)`: the block's length, 0 when there is none.
+pub(crate) unsafe extern "C" fn host_length(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., address]: [_; 3]| {
+            at.perform(env, Request::Length(convert::address(env, address)?))
+        })
+    }
+}
+
+/// `hostTimeRemaining(target, generation)`: milliseconds left before the
+/// call's timeout, or null without one.
+pub(crate) unsafe extern "C" fn host_time_remaining(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe { operation(env, info, |at, _: [_; 2]| at.perform(env, Request::TimeRemaining)) }
+}
+
+/// `hostGetVariable(target, generation, name)`: the var's bytes as an ArrayBuffer, or null.
+pub(crate) unsafe extern "C" fn host_get_variable(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., name]: [_; 3]| {
+            convert::with_str(env, name, |name| {
+                at.perform(env, Request::GetVariable(Cow::Borrowed(name)))
+            })?
+        })
+    }
+}
+
+/// `hostSetVariable(target, generation, name, bytes)`.
+pub(crate) unsafe extern "C" fn host_set_variable(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., name, value]: [_; 4]| {
+            convert::with_str(env, name, |name| {
+                convert::with_input(env, value, |value| {
+                    at.perform(env, Request::SetVariable(Cow::Borrowed(name), Cow::Borrowed(value)))
+                })?
+            })?
+        })
+    }
+}
+
+/// `hostDeleteVariable(target, generation, name)`.
+pub(crate) unsafe extern "C" fn host_delete_variable(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., name]: [_; 3]| {
+            convert::with_str(env, name, |name| {
+                at.perform(env, Request::DeleteVariable(Cow::Borrowed(name)))
+            })?
+        })
+    }
+}
+
+/// `hostSetError(target, generation, message)`: the call then fails with it.
+pub(crate) unsafe extern "C" fn host_set_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., message]: [_; 3]| {
+            convert::with_str(env, message, |message| {
+                at.perform(env, Request::SetError(Cow::Borrowed(message)))
+            })?
+        })
     }
 }

@@ -1,219 +1,76 @@
-//! The hot methods as plain N-API functions: `callSync` and the `CallContext`
-//! methods of host functions that run for a synchronous call.
+//! The synchronous path: plugin code running on the JS thread itself
+//! (`callSync`, `loadSync`, and `call()` of a short export), where JS host
+//! functions are called directly and their `CallContext` reaches the running
+//! `CurrentPlugin` in place.
 //!
-//! napi-rs's glue for class methods tracks the borrow of `this` in a scope per
-//! call (a lock, a hash map, an allocation), which cost about as much as a
-//! whole empty call. These functions take the plugin as an External handle
-//! (`NativePlugin.handle()`) instead, and do only the conversions they need.
+//! Hand-tuned: `callSync` is a plain N-API function (see `crate::handles`)
+//! that reads the name and a string input in place; a host call passes its
+//! arguments to JS without allocating (up to [`INLINE_ARGS`]).
 
-use std::ffi::{c_void, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::cell::Cell;
+use std::ffi::c_void;
 use std::ptr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use napi::bindgen_prelude::{sys, ToNapiValue};
+use extism_core::{CurrentPlugin, Error, Val};
+use napi::bindgen_prelude::{sys, JsValue, ToNapiValue};
 
-use crate::direct::{self, DirectHost};
-use crate::plugin::{panic_text, Inner, JsOutcome, Outcome};
+use crate::convert::{self, check};
+use crate::host_context::DEAD;
+use crate::js_thread::JsThread;
+use crate::outcome::{JsOutcome, Outcome};
 
-/// The type tag of a handle made by [`handle`]: a foreign External (or any
-/// other value) is refused before its data is touched.
-const HANDLE_TAG: sys::napi_type_tag = sys::napi_type_tag {
-    lower: 0x6578_7469_736d_2d72, // "extism-r"
-    upper: 0x706c_7567_696e_2d31, // "plugin-1"
-};
-
-struct Handle {
-    inner: Arc<Inner>,
+thread_local! {
+    /// The env of the synchronous method running on this (JS) thread, if any.
+    static SYNC_ENV: Cell<sys::napi_env> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// A JS External owning a reference to `inner`, for the functions below.
-pub(crate) fn handle(env: sys::napi_env, inner: Arc<Inner>) -> napi::Result<sys::napi_value> {
-    unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-        // SAFETY: `data` is the Box made below, finalized once.
-        drop(unsafe { Box::from_raw(data as *mut Handle) });
-    }
-    let data = Box::into_raw(Box::new(Handle { inner }));
-    let mut value = ptr::null_mut();
-    // SAFETY: `env` is live; on success the finalizer owns `data`.
-    let status = unsafe { sys::napi_create_external(env, data.cast(), Some(finalize), ptr::null_mut(), &mut value) };
-    if status != sys::Status::napi_ok {
-        // SAFETY: not handed to JS.
-        drop(unsafe { Box::from_raw(data) });
-        return Err(napi::Error::from_reason("cannot create the plugin handle"));
-    }
-    // SAFETY: a live value of this scope; once tagged, its finalizer still owns `data`.
-    if unsafe { sys::napi_type_tag_object(env, value, &HANDLE_TAG) } != sys::Status::napi_ok {
-        return Err(napi::Error::from_reason("cannot tag the plugin handle"));
-    }
-    Ok(value)
+/// Marks the JS thread as inside a synchronous method for its lifetime, so
+/// host functions and log lines of plugins running here call JS directly.
+pub(crate) struct SyncScope {
+    previous: sys::napi_env,
 }
 
-type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-
-const FUNCTIONS: &[(&str, Callback)] = &[
-    ("callSync", call_sync),
-    ("hostRead", host_read),
-    ("hostStore", host_store),
-    ("hostAlloc", host_alloc),
-    ("hostLength", host_length),
-    ("hostTimeRemaining", host_time_remaining),
-    ("hostGetVariable", host_get_variable),
-    ("hostSetVariable", host_set_variable),
-    ("hostDeleteVariable", host_delete_variable),
-    ("hostSetError", host_set_error),
-];
-
-/// An object holding the functions above, by name.
-///
-/// # Safety
-/// `env` must be live.
-pub(crate) unsafe fn functions(env: sys::napi_env) -> napi::Result<sys::napi_value> {
-    let failed = |what: &str| napi::Error::from_reason(format!("cannot create the fast functions: {what}"));
-    let mut object = ptr::null_mut();
-    if unsafe { sys::napi_create_object(env, &mut object) } != sys::Status::napi_ok {
-        return Err(failed("object"));
-    }
-    for (name, callback) in FUNCTIONS {
-        let mut f = ptr::null_mut();
-        let cname = CString::new(*name).map_err(|_| failed(name))?;
-        // SAFETY: `cname` outlives both calls; `callback` is a static function.
-        unsafe {
-            if sys::napi_create_function(
-                env,
-                cname.as_ptr(),
-                name.len() as isize,
-                Some(*callback),
-                ptr::null_mut(),
-                &mut f,
-            ) != sys::Status::napi_ok
-                || sys::napi_set_named_property(env, object, cname.as_ptr(), f) != sys::Status::napi_ok
-            {
-                return Err(failed(name));
-            }
-        }
-    }
-    Ok(object)
-}
-
-/// Up to `N` arguments (missing ones are `undefined`).
-unsafe fn args<const N: usize>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> Result<[sys::napi_value; N], String> {
-    let mut argv = [ptr::null_mut(); N];
-    let mut argc = N;
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    if status != sys::Status::napi_ok {
-        return Err("cannot read the arguments".into());
-    }
-    if argc < N {
-        let mut undefined = ptr::null_mut();
-        unsafe { sys::napi_get_undefined(env, &mut undefined) };
-        argv[argc..].fill(undefined);
-    }
-    Ok(argv)
-}
-
-/// The plugin behind a handle made by [`handle`].
-unsafe fn inner<'a>(env: sys::napi_env, value: sys::napi_value) -> Result<&'a Inner, String> {
-    let mut ty = 0;
-    let mut tagged = false;
-    let mut data = ptr::null_mut();
-    // SAFETY: N-API checks the type and the tag; our tagged Externals point
-    // to a live `Handle` for as long as JS holds them (this call's argument does).
-    unsafe {
-        if sys::napi_typeof(env, value, &mut ty) != sys::Status::napi_ok
-            || ty != sys::ValueType::napi_external
-            || sys::napi_check_object_type_tag(env, value, &HANDLE_TAG, &mut tagged) != sys::Status::napi_ok
-            || !tagged
-            || sys::napi_get_value_external(env, value, &mut data) != sys::Status::napi_ok
-            || data.is_null()
-        {
-            return Err("not a plugin handle".into());
-        }
-        Ok(&(*(data as *const Handle)).inner)
+impl SyncScope {
+    pub fn enter(env: sys::napi_env) -> SyncScope {
+        let previous = SYNC_ENV.with(|c| c.replace(env));
+        SyncScope { previous }
     }
 }
 
-unsafe fn u32_arg(env: sys::napi_env, value: sys::napi_value) -> Result<u32, String> {
-    let mut x = 0u32;
-    match unsafe { sys::napi_get_value_uint32(env, value, &mut x) } {
-        sys::Status::napi_ok => Ok(x),
-        _ => Err("expected a number".into()),
+impl Drop for SyncScope {
+    fn drop(&mut self) {
+        SYNC_ENV.with(|c| c.set(self.previous));
     }
 }
 
-unsafe fn null(env: sys::napi_env) -> Result<sys::napi_value, String> {
-    let mut value = ptr::null_mut();
-    match unsafe { sys::napi_get_null(env, &mut value) } {
-        sys::Status::napi_ok => Ok(value),
-        _ => Err("napi_get_null failed".into()),
+/// The env of the synchronous method running on this thread.
+pub(crate) fn sync_env() -> Result<sys::napi_env, String> {
+    let raw = SYNC_ENV.with(|c| c.get());
+    if raw.is_null() {
+        return Err("plugin code ran on the JS thread outside a synchronous call".into());
     }
-}
-
-unsafe fn undefined(env: sys::napi_env) -> Result<sys::napi_value, String> {
-    let mut value = ptr::null_mut();
-    match unsafe { sys::napi_get_undefined(env, &mut value) } {
-        sys::Status::napi_ok => Ok(value),
-        _ => Err("napi_get_undefined failed".into()),
-    }
-}
-
-unsafe fn bigint(env: sys::napi_env, x: u64) -> Result<sys::napi_value, String> {
-    let mut value = ptr::null_mut();
-    match unsafe { sys::napi_create_bigint_uint64(env, x, &mut value) } {
-        sys::Status::napi_ok => Ok(value),
-        _ => Err("napi_create_bigint_uint64 failed".into()),
-    }
-}
-
-/// Runs `f`; its error (or a panic) becomes a thrown JS Error.
-unsafe fn run(env: sys::napi_env, f: impl FnOnce() -> Result<sys::napi_value, String>) -> sys::napi_value {
-    let message = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(value)) => return value,
-        Ok(Err(message)) => message,
-        Err(payload) => panic_text(payload).message,
-    };
-    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
-    // SAFETY: `env` is live; a NULL return value with a pending exception is
-    // how an N-API function throws.
-    unsafe { sys::napi_throw_error(env, ptr::null(), text.as_ptr()) };
-    ptr::null_mut()
+    Ok(raw)
 }
 
 /// `callSync(handle, name, input, hostContextId)`: null when the plugin set
 /// no output, else an ArrayBuffer with a copy of it; on failure the outcome
 /// (`ok: false`, kind, message, rc) for lib/errors.js. `name` (a string) and
 /// `input` (a string or a Uint8Array) are read in place.
-unsafe extern "C" fn call_sync(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+pub(crate) unsafe extern "C" fn call_sync(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     unsafe {
-        run(env, || {
-            let [handle, name, input, host_context] = args::<4>(env, info)?;
-            let inner = inner(env, handle)?;
-            let mut ty = 0;
-            sys::napi_typeof(env, host_context, &mut ty);
-            let host_context = match ty {
-                sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-                _ => Some(u32_arg(env, host_context)?),
-            };
-            let _scope = crate::bridge::SyncScope::enter_raw(env);
-            let outcome = direct::with_str(env, name, |name| {
-                direct::with_input(env, input, |bytes| {
-                    inner.call(name, bytes, host_context, |output| {
+        convert::run(env, || {
+            let [handle, name, input, host_context] = convert::args::<4>(env, info)?;
+            let state = crate::handles::plugin_state(env, handle).ok_or("not a plugin handle")?;
+            let host_context = convert::optional_u32(env, host_context)?;
+            let _scope = SyncScope::enter(env);
+            let outcome = convert::with_str(env, name, |name| {
+                convert::with_input(env, input, |bytes| {
+                    state.call(name, bytes, host_context, |output| {
                         if output.is_empty() {
-                            null(env)
+                            convert::null(env)
                         } else {
-                            direct::array_buffer(env, output)
+                            convert::array_buffer(env, output)
                         }
                     })
                 })
@@ -226,158 +83,188 @@ unsafe extern "C" fn call_sync(env: sys::napi_env, info: sys::napi_callback_info
     }
 }
 
-/// The arguments `(handle, generation, ...)` of a host* function, and the
-/// host call they name.
-unsafe fn host_call<'a, const N: usize>(
+/// The host call of a plugin that runs on the JS thread right now.
+///
+/// Its `CallContext` names it by generation: a context kept after its host
+/// function returned no longer matches and is refused, rather than acting
+/// on a later call. Only the JS thread touches this (atomics make it `Sync`).
+#[derive(Default)]
+pub(crate) struct SyncHostCall {
+    plugin: AtomicPtr<c_void>,
+    generation: AtomicU32,
+}
+
+impl SyncHostCall {
+    /// Make `plugin` the current host call; returns its generation and what to restore.
+    fn enter(&self, plugin: *mut CurrentPlugin<'_>) -> (u32, (*mut c_void, u32)) {
+        let previous = (
+            self.plugin.load(Ordering::Relaxed),
+            self.generation.load(Ordering::Relaxed),
+        );
+        let generation = previous.1.wrapping_add(1);
+        self.generation.store(generation, Ordering::Relaxed);
+        self.plugin.store(plugin.cast(), Ordering::Relaxed);
+        (generation, previous)
+    }
+
+    fn leave(&self, previous: (*mut c_void, u32)) {
+        self.plugin.store(previous.0, Ordering::Relaxed);
+        // The ended call's generation must never come back while its contexts
+        // may live: restoring an enclosing call's is fine (its contexts are
+        // valid again), otherwise move on to a fresh one.
+        let next = if previous.0.is_null() {
+            self.generation.load(Ordering::Relaxed).wrapping_add(1)
+        } else {
+            previous.1
+        };
+        self.generation.store(next, Ordering::Relaxed);
+    }
+
+    /// Run `f` on the current host call if `generation` is still it.
+    pub fn with_plugin<R>(
+        &self,
+        generation: u32,
+        f: impl FnOnce(&mut CurrentPlugin<'_>) -> R,
+    ) -> Result<R, &'static str> {
+        let pointer = self.plugin.load(Ordering::Relaxed);
+        if pointer.is_null() || self.generation.load(Ordering::Relaxed) != generation {
+            return Err(DEAD);
+        }
+        // SAFETY: set by `call_host` for the duration of a host call on this
+        // (the JS) thread, cleared before that call returns; the generation
+        // check above ties the request to that very call.
+        Ok(f(unsafe { &mut *(pointer as *mut CurrentPlugin<'static>) }))
+    }
+}
+
+/// A host call inside a synchronous call: JS `hostDirect(pluginId, index,
+/// generation, hostContextId, ...args)` runs the host function right here,
+/// with `plugin` current meanwhile, and its results are stored in `outputs`.
+///
+/// `hostDirect` returns the results already checked against the result
+/// types (those of the zeros `outputs` arrive with): nothing for none, the
+/// value for one, an array for several; or a string, the message of the
+/// host function's failure.
+pub(crate) fn call_host(
+    js: &JsThread,
+    index: u32,
+    host_context: Option<u32>,
+    plugin: &mut CurrentPlugin<'_>,
+    inputs: &[Val],
+    outputs: &mut [Val],
+) -> extism_core::Result<()> {
+    let raw = sync_env().map_err(Error::host)?;
+    let env = napi::Env::from_raw(raw);
+    let host = js
+        .host_direct
+        .borrow_back(&env)
+        .map_err(|e| Error::host(e.reason.clone()))?;
+    let call = &js.sync_host_call;
+    let (generation, previous) = call.enter(plugin);
+    // SAFETY: `raw` is the env of the synchronous method running on this
+    // thread (SyncScope), and `host` a function value of it.
+    let answer = unsafe {
+        call_js(
+            raw,
+            host.value().value,
+            [js.plugin_id(), index, generation],
+            host_context,
+            inputs,
+        )
+        .and_then(|value| read_results(raw, value, outputs))
+    };
+    call.leave(previous);
+    answer.map_err(Error::host)
+}
+
+/// Arguments beyond this many take a heap allocation.
+const INLINE_ARGS: usize = 16;
+
+unsafe fn call_js(
     env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> Result<(&'a DirectHost, u32, [sys::napi_value; N]), String> {
+    host: sys::napi_value,
+    ids: [u32; 3],
+    host_context: Option<u32>,
+    inputs: &[Val],
+) -> Result<sys::napi_value, String> {
+    const FIXED: usize = 4;
+    let mut inline = [ptr::null_mut(); INLINE_ARGS];
+    let mut heap = Vec::new();
+    let argv: &mut [sys::napi_value] = if inputs.len() + FIXED <= INLINE_ARGS {
+        &mut inline[..inputs.len() + FIXED]
+    } else {
+        heap.resize(inputs.len() + FIXED, ptr::null_mut());
+        &mut heap
+    };
     unsafe {
-        let argv = args::<N>(env, info)?;
-        let inner = inner(env, argv[0])?;
-        let generation = u32_arg(env, argv[1])?;
-        Ok((&inner.bridge.direct, generation, argv))
+        for (slot, id) in argv.iter_mut().zip(ids) {
+            check(sys::napi_create_uint32(env, id, slot), "host call")?;
+        }
+        match host_context {
+            Some(id) => check(sys::napi_create_uint32(env, id, &mut argv[3]), "host call")?,
+            None => check(sys::napi_get_undefined(env, &mut argv[3]), "host call")?,
+        }
+        for (slot, value) in argv[FIXED..].iter_mut().zip(inputs) {
+            *slot = convert::val_to_js(env, value)?;
+        }
+        let mut receiver = ptr::null_mut();
+        check(sys::napi_get_undefined(env, &mut receiver), "host call")?;
+        let mut result = ptr::null_mut();
+        let status = sys::napi_call_function(env, receiver, host, argv.len(), argv.as_ptr(), &mut result);
+        if status != sys::Status::napi_ok {
+            return Err(pending_exception_text(env));
+        }
+        Ok(result)
     }
 }
 
-/// `hostRead(handle, generation, address)`: the block's bytes as an
-/// ArrayBuffer, or null for 0, an address that is not a block, or a host
-/// call that has returned.
-unsafe extern "C" fn host_read(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+/// The text of the exception thrown out of `hostDirect` itself (which
+/// catches the host function's own), cleared so JS can go on.
+unsafe fn pending_exception_text(env: sys::napi_env) -> String {
+    let mut exception = ptr::null_mut();
     unsafe {
-        run(env, || {
-            let (direct, generation, [.., address]) = host_call::<3>(env, info)?;
-            let h = direct::address(env, address)?;
-            direct
-                .with_plugin(generation, |p| match h {
-                    0 => null(env),
-                    h => match p.block(h) {
-                        Ok(bytes) => direct::array_buffer(env, bytes),
-                        Err(_) => null(env),
-                    },
-                })
-                .unwrap_or_else(|_dead| null(env))
-        })
+        if sys::napi_get_and_clear_last_exception(env, &mut exception) != sys::Status::napi_ok || exception.is_null() {
+            return "host function failed".into();
+        }
+        let mut text = ptr::null_mut();
+        if sys::napi_coerce_to_string(env, exception, &mut text) != sys::Status::napi_ok {
+            return "host function failed".into();
+        }
+        let mut out = Vec::new();
+        match convert::utf8_into(env, text, &mut out) {
+            Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+            Err(_) => "host function failed".into(),
+        }
     }
 }
 
-/// `hostStore(handle, generation, bytes)`: a new block holding `bytes`; its address.
-unsafe extern "C" fn host_store(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe fn read_results(env: sys::napi_env, value: sys::napi_value, outputs: &mut [Val]) -> Result<(), String> {
     unsafe {
-        run(env, || {
-            let (direct, generation, [.., bytes]) = host_call::<3>(env, info)?;
-            let h = direct::with_input(env, bytes, |bytes| {
-                direct.with_plugin(generation, |p| p.alloc_bytes(bytes))
-            })??
-            .map_err(|e| e.message().to_string())?;
-            bigint(env, h)
-        })
-    }
-}
-
-/// `hostAlloc(handle, generation, size)`: a new block's address; 0 when memory is exhausted.
-unsafe extern "C" fn host_alloc(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, [.., size]) = host_call::<3>(env, info)?;
-            let n = direct::address(env, size)?;
-            let h = direct
-                .with_plugin(generation, |p| p.alloc(n))?
-                .map_err(|e| e.message().to_string())?;
-            bigint(env, h)
-        })
-    }
-}
-
-/// `hostLength(handle, generation, address)`: the block's length, 0 when
-/// there is none or the host call has returned.
-unsafe extern "C" fn host_length(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, [.., address]) = host_call::<3>(env, info)?;
-            let h = direct::address(env, address)?;
-            let n = match direct.with_plugin(generation, |p| p.length(h)) {
-                Ok(n) => n.map_err(|e| e.message().to_string())?,
-                Err(_dead) => 0,
-            };
-            bigint(env, n)
-        })
-    }
-}
-
-/// `hostTimeRemaining(handle, generation)`: milliseconds left before the
-/// call's timeout, or null without one or once the host call has returned.
-unsafe extern "C" fn host_time_remaining(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, _) = host_call::<2>(env, info)?;
-            match direct.with_plugin(generation, |p| p.time_remaining()).ok().flatten() {
-                Some(left) => {
-                    let mut value = ptr::null_mut();
-                    match sys::napi_create_double(env, left.as_secs_f64() * 1000.0, &mut value) {
-                        sys::Status::napi_ok => Ok(value),
-                        _ => Err("napi_create_double failed".into()),
-                    }
-                }
-                None => null(env),
+        let mut ty = 0;
+        check(sys::napi_typeof(env, value, &mut ty), "reading host function results")?;
+        if ty == sys::ValueType::napi_string {
+            let mut message = Vec::new();
+            convert::utf8_into(env, value, &mut message)?;
+            return Err(String::from_utf8_lossy(&message).into_owned());
+        }
+        match outputs.len() {
+            0 => Ok(()),
+            1 => {
+                outputs[0] = convert::val_from_js(env, value, outputs[0].ty())?;
+                Ok(())
             }
-        })
-    }
-}
-
-/// `hostGetVariable(handle, generation, name)`: the var's bytes as an ArrayBuffer, or null.
-unsafe extern "C" fn host_get_variable(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, [.., name]) = host_call::<3>(env, info)?;
-            direct::with_str(env, name, |name| {
-                direct.with_plugin(generation, |p| match p.var(name) {
-                    Some(bytes) => direct::array_buffer(env, bytes),
-                    None => null(env),
-                })
-            })??
-        })
-    }
-}
-
-/// `hostSetVariable(handle, generation, name, bytes)`.
-unsafe extern "C" fn host_set_variable(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, [.., name, value]) = host_call::<4>(env, info)?;
-            direct::with_str(env, name, |name| {
-                direct::with_input(env, value, |value| {
-                    direct.with_plugin(generation, |p| p.set_var(name, Some(value)))
-                })
-            })???;
-            undefined(env)
-        })
-    }
-}
-
-/// `hostDeleteVariable(handle, generation, name)`.
-unsafe extern "C" fn host_delete_variable(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, [.., name]) = host_call::<3>(env, info)?;
-            direct::with_str(env, name, |name| {
-                direct.with_plugin(generation, |p| p.set_var(name, None))
-            })??;
-            undefined(env)
-        })
-    }
-}
-
-/// `hostSetError(handle, generation, message)`: the call then fails with it.
-unsafe extern "C" fn host_set_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        run(env, || {
-            let (direct, generation, [.., message]) = host_call::<3>(env, info)?;
-            direct::with_str(env, message, |message| {
-                direct.with_plugin(generation, |p| p.set_error(message))
-            })??
-            .map_err(|e| e.message().to_string())?;
-            undefined(env)
-        })
+            _ => {
+                for (i, slot) in outputs.iter_mut().enumerate() {
+                    let ty = slot.ty();
+                    let mut element = ptr::null_mut();
+                    check(
+                        sys::napi_get_element(env, value, i as u32, &mut element),
+                        "reading host function results",
+                    )?;
+                    *slot = convert::val_from_js(env, element, ty)?;
+                }
+                Ok(())
+            }
+        }
     }
 }
