@@ -315,19 +315,6 @@ pub(crate) unsafe fn val_from_js(env: sys::napi_env, value: sys::napi_value, ty:
     }
 }
 
-/// Wasm value type names, as the JS side spells them.
-pub(crate) fn type_name(ty: ValType) -> &'static str {
-    match ty {
-        ValType::I32 => "i32",
-        ValType::I64 => "i64",
-        ValType::F32 => "f32",
-        ValType::F64 => "f64",
-        ValType::V128 => "v128",
-        ValType::FuncRef => "funcref",
-        ValType::ExternRef => "externref",
-    }
-}
-
 /// A block address or size given by JS (a BigInt or an integer number).
 /// Negative or oversized values become `u64::MAX`: no block lives there, and
 /// no allocation that large succeeds.

@@ -2,7 +2,7 @@
 //! JS error the official SDK would throw in the same situation; the kind
 //! travels with it so that JS never has to parse the message.
 
-use extism_core::{Error, ErrorDetail, ErrorKind};
+use extism_core::{Error, ErrorDetail};
 use napi_derive::napi;
 
 /// A core error on its way to JS.
@@ -62,32 +62,10 @@ fn detail_of(detail: &ErrorDetail) -> Option<JsErrorDetail> {
     })
 }
 
-pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Manifest => "Manifest",
-        ErrorKind::Compile => "Compile",
-        ErrorKind::Instantiate => "Instantiate",
-        ErrorKind::FunctionNotFound => "FunctionNotFound",
-        ErrorKind::Plugin => "Plugin",
-        ErrorKind::Trap => "Trap",
-        ErrorKind::Timeout => "Timeout",
-        ErrorKind::OutOfFuel => "OutOfFuel",
-        ErrorKind::OutOfMemory => "OutOfMemory",
-        ErrorKind::HostFunction => "HostFunction",
-        ErrorKind::Exit => "Exit",
-        ErrorKind::InvalidArgument => "InvalidArgument",
-        ErrorKind::Reentrant => "Reentrant",
-        ErrorKind::HashMismatch => "HashMismatch",
-        ErrorKind::UnresolvedImport => "UnresolvedImport",
-        ErrorKind::VarLimit => "VarLimit",
-        _ => "Other",
-    }
-}
-
 impl From<Error> for ErrorInfo {
     fn from(e: Error) -> Self {
         ErrorInfo {
-            kind: kind_name(e.kind()),
+            kind: e.kind().as_str(),
             message: e.message().to_string(),
             rc: None,
             detail: e.detail().and_then(detail_of).map(Box::new),

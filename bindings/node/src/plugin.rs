@@ -14,7 +14,6 @@ use napi::bindgen_prelude::{BigInt, Function as JsFunction, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::type_name;
 use crate::js_thread::{EventArgs, JsThread};
 use crate::load::{parse_log_level, JsLoadOptions, LoadSettings};
 use crate::outcome::{panic_text, JsOutcome, Outcome};
@@ -184,7 +183,7 @@ impl JsPlugin {
         self.state
             .result_types(index)
             .into_iter()
-            .map(|t| type_name(t).to_string())
+            .map(|t| t.name().to_string())
             .collect()
     }
 
