@@ -206,3 +206,12 @@ test("the addon's fast functions refuse anything but a plugin handle", async () 
     assert.throws(() => fast.hostRead(bad, 1, 1n), { message: 'not a plugin handle' });
   }
 });
+
+test("the addon's functions that settle a host call refuse anything but a host call handle", async () => {
+  const { createRequire } = await import('node:module');
+  const fast = createRequire(import.meta.url)('../lib/native.js').fastFunctions();
+  for (const bad of [{}, 1, null, undefined, 'handle', new Uint8Array(8)]) {
+    assert.throws(() => fast.hostResolve(bad, []), { message: 'not a host call handle' });
+    assert.throws(() => fast.hostReject(bad, 'no'), { message: 'not a host call handle' });
+  }
+});

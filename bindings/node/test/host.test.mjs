@@ -389,3 +389,48 @@ test('a CallContext kept after its host call reads null and length 0n, as the JS
   // Bad arguments are still TypeErrors.
   assert.throws(() => kept.read('x'), { name: 'TypeError' });
 });
+
+test('a host call whose Promise can never settle fails its call once nothing holds it, rather than waiting forever', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  const p = await createPlugin(wat('host'), {
+    functions: { [USER]: { hello_world: () => new Promise(() => {}) } },
+  });
+  let settled = false;
+  const call = p.call('call_host', 'x');
+  call.catch(() => {}).finally(() => (settled = true));
+  for (let i = 0; i < 100 && !settled; i++) {
+    gc();
+    await sleep(10);
+  }
+  await assert.rejects(call, /host function was dropped without settling/);
+});
+
+test('the same CallContext methods serve both call paths, in and after the host call', async () => {
+  const seen = [];
+  let kept;
+  const functions = {
+    [USER]: {
+      hello_world(ctx, addr) {
+        kept = ctx;
+        const name = ctx.read(addr);
+        ctx.setVariable('greeted', name.bytes());
+        const block = ctx.alloc(3);
+        seen.push([ctx.length(addr), ctx.length(block), ctx.getVariable('greeted').text(), ctx.timeRemaining()]);
+        ctx.deleteVariable('greeted');
+        seen.push(ctx.getVariable('greeted'));
+        return ctx.store(`Hello, ${name.text()}!`);
+      },
+    },
+  };
+  const p = await createPlugin(wat('host'), { functions });
+  assert.equal((await p.call('call_host', 'async')).text(), 'Hello, async!');
+  assert.throws(() => kept.setVariable('k', 'v'), /no longer valid/);
+  assert.equal(kept.timeRemaining(), null);
+  assert.equal(p.callSync('call_host', 'sync').text(), 'Hello, sync!');
+  assert.throws(() => kept.deleteVariable('k'), /no longer valid/);
+  assert.equal(kept.timeRemaining(), null);
+  assert.deepEqual(seen, [[5n, 3n, 'async', null], null, [4n, 3n, 'sync', null], null]);
+});
