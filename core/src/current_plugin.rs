@@ -15,7 +15,7 @@ pub struct CurrentPlugin<'a> {
 }
 
 fn trap(e: wasmtime::Error) -> Error {
-    crate::plugin::call_error_from_wasmtime(e).1
+    crate::error::call_error_from_wasmtime(e).1
 }
 
 impl<'a> CurrentPlugin<'a> {
@@ -90,7 +90,7 @@ impl<'a> CurrentPlugin<'a> {
         let handle = self.alloc(bytes.len() as u64)?;
         if handle == 0 && !bytes.is_empty() {
             return Err(Error::new(
-                crate::ErrorKind::OutOfMemory,
+                crate::error::ErrorKind::OutOfMemory,
                 "failed to allocate extism memory",
             ));
         }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use wasmtime::Trap;
+
 /// What went wrong, coarsely. Frontends branch on this, never on the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -233,6 +235,60 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The return code of a trap, a timeout and a cancel (EXIT_SIGNALED_SIGABRT).
+pub const RC_TRAP: i32 = 134;
+/// The return code of runtime and host errors.
+pub const RC_ERROR: i32 = -1;
+
+/// Raised (as a wasmtime error) when the memory budget is exceeded.
+#[derive(Debug)]
+pub(crate) struct OutOfMemory;
+impl std::fmt::Display for OutOfMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("oom")
+    }
+}
+impl std::error::Error for OutOfMemory {}
+
+/// Raised (as a wasmtime error) when a call is stopped by its timeout or a cancel.
+#[derive(Debug)]
+pub(crate) struct Interrupted;
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("timeout")
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// Map a wasmtime error from running wasm to a return code and an error.
+pub(crate) fn call_error_from_wasmtime(err: wasmtime::Error) -> (i32, Error) {
+    if err.is::<Interrupted>() || matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        return (RC_TRAP, Error::new(ErrorKind::Timeout, "timeout"));
+    }
+    if matches!(err.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
+        return (RC_ERROR, Error::new(ErrorKind::OutOfFuel, "plugin ran out of fuel"));
+    }
+    if err.is::<OutOfMemory>() {
+        return (RC_ERROR, Error::new(ErrorKind::OutOfMemory, "oom"));
+    }
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return (exit.0, Error::new(ErrorKind::Exit, format!("exit status {}", exit.0)));
+    }
+    if let Some(e) = err.downcast_ref::<Error>() {
+        return (RC_ERROR, e.clone());
+    }
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        let mut text = trap.to_string();
+        if let Some(bt) = err.downcast_ref::<wasmtime::WasmBacktrace>() {
+            if let Some(name) = bt.frames().first().and_then(|f| f.func_name()) {
+                text.push_str(&format!(", in function `{name}`"));
+            }
+        }
+        return (RC_TRAP, Error::new(ErrorKind::Trap, text));
+    }
+    (RC_ERROR, Error::new(ErrorKind::Other, wasmtime_text(&err)))
+}
 
 /// The `Result` of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use crate::current_plugin::CurrentPlugin;
-use crate::error::{Error, Result};
+use wasmtime::Linker;
+
+use crate::error::{wasmtime_text, Error, Result};
 use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
+use crate::state::PluginState;
 
 /// The default namespace of user host functions.
 pub const USER_NAMESPACE: &str = "extism:host/user";
@@ -368,4 +371,50 @@ impl Function {
         }
         Ok(())
     }
+}
+
+/// Define host function `f` with type `ty` in `linker`. A panicking host
+/// function ends the call with an error instead of unwinding through wasm.
+pub(crate) fn define_host_function(
+    linker: &mut Linker<PluginState>,
+    f: &Function,
+    ty: wasmtime::FuncType,
+) -> Result<()> {
+    let callback = f.callback.clone();
+    let results = f.results.clone();
+    let name = f.name.clone();
+    linker
+        .func_new(&f.namespace, &f.name, ty, move |caller, args, outs| {
+            // Values live on the stack for the usual few of them: a host call
+            // should not cost two heap allocations.
+            let mut inputs = HostValues::new(args.len(), Val::I32(0));
+            for (slot, arg) in inputs.as_mut_slice().iter_mut().zip(args) {
+                *slot = Val::from_wasmtime(arg);
+            }
+            let mut outputs = HostValues::new(results.len(), Val::I32(0));
+            for (slot, ty) in outputs.as_mut_slice().iter_mut().zip(&results) {
+                *slot = Val::zero(*ty);
+            }
+            let mut current = CurrentPlugin::new(caller);
+            // A panicking host function ends the call with an error instead of
+            // unwinding through wasm into the embedder (or across an FFI boundary).
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                callback(&mut current, inputs.as_mut_slice(), outputs.as_mut_slice())
+            }));
+            match outcome {
+                Ok(result) => result.map_err(wasmtime::Error::new)?,
+                Err(panic) => {
+                    return Err(wasmtime::Error::new(Error::host(format!(
+                        "host function {name} panicked: {}",
+                        crate::error::panic_message(&*panic)
+                    ))));
+                }
+            }
+            for ((slot, value), ty) in outs.iter_mut().zip(outputs.as_mut_slice().iter()).zip(&results) {
+                *slot = value.to_wasmtime(*ty);
+            }
+            Ok(())
+        })
+        .map_err(|e| Error::compile(wasmtime_text(&e)))?;
+    Ok(())
 }

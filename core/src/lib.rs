@@ -19,8 +19,37 @@
 //! assert_eq!(plugin.call("echo", b"hello").unwrap(), b"hello");
 //! ```
 
+//!
+//! # Layers
+//!
+//! Each module uses only the modules listed before it (`tests/layers.rs`
+//! checks this), so the crate reads from the leaves up:
+//!
+//! - `error`: the error type, return codes, and how a wasm failure maps to both
+//! - `sync`: the primitives of the model-checked state machines (std or loom)
+//! - `dump`: coredumps and memory dumps of failed calls
+//! - `log`: log levels, sinks and the bounded backlog
+//! - `http`: the plugin's HTTP requests and the download of `url` modules
+//! - `kernel`: the wasm module that owns Extism memory
+//! - `manifest`: the manifest and the classification of input bytes
+//! - `engine`: the process's wasmtime engines
+//! - `module_cache`: compiled modules kept in the process
+//! - `limits`: memory budget, timeouts and cancel
+//! - `wasi`: WASI contexts and where their output goes
+//! - `state`: what a plugin's store carries during a call
+//! - `current_plugin`: the running plugin as host functions see it
+//! - `function`: host functions and their values
+//! - `pdk`: the built-in host functions of `extism:host/env`
+//! - `link`: where each import comes from, and the instantiation order
+//! - `compiled`: a compilation shared by many plugins
+//! - `plugin`: a plugin instance and its calls
+//! - `builder`: the options for creating a plugin
+//! - `shared_plugin`: a plugin behind a lock that refuses reentrant calls
+//! - `pool`: instances of one compilation handed out one caller at a time
+
 #![deny(missing_docs)]
 
+mod builder;
 mod compiled;
 mod current_plugin;
 mod dump;
@@ -30,6 +59,7 @@ mod function;
 mod http;
 mod kernel;
 mod limits;
+mod link;
 pub mod log;
 pub mod manifest;
 mod module_cache;
@@ -41,10 +71,12 @@ mod state;
 mod sync;
 mod wasi;
 
-pub use compiled::{CompiledPlugin, ModuleDescription, PluginBuilder};
+pub use builder::PluginBuilder;
+pub use compiled::{CompiledPlugin, ModuleDescription};
 pub use current_plugin::CurrentPlugin;
 pub use error::{
     panic_message, Error, ErrorDetail, ErrorKind, Result, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, ERROR_TEXT_LIMIT,
+    RC_ERROR, RC_TRAP,
 };
 pub use function::{Function, HostCallback, HostValues, Val, ValType, PTR, USER_NAMESPACE};
 pub use http::{host_allowed, HttpClient, HttpClientRequest, HttpClientResponse};
@@ -53,7 +85,7 @@ pub use limits::CancelHandle;
 pub use manifest::{Manifest, Wasm};
 pub use module_cache::{module_cache_stats, set_module_cache_limit, ModuleCacheStats, DEFAULT_MODULE_CACHE_LIMIT};
 pub use pdk::BUILTIN_FUNCTIONS;
-pub use plugin::{CallResult, Plugin, RC_ERROR, RC_TRAP};
+pub use plugin::{CallResult, Plugin};
 pub use pool::{Pool, PoolGuard};
 pub use shared_plugin::{PluginGuard, SharedPlugin};
 pub use wasi::{WasiOutput, WasiStream, WasiWriter};

@@ -13,28 +13,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 
-use crate::state::PluginState;
+use crate::error::{Interrupted, OutOfMemory};
 use crate::sync::AtomicU64;
-
-/// Raised (as a wasmtime error) when the memory budget is exceeded.
-#[derive(Debug)]
-pub(crate) struct OutOfMemory;
-impl std::fmt::Display for OutOfMemory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("oom")
-    }
-}
-impl std::error::Error for OutOfMemory {}
-
-/// Raised (as a wasmtime error) when a call is stopped by its timeout or a cancel.
-#[derive(Debug)]
-pub(crate) struct Interrupted;
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("timeout")
-    }
-}
-impl std::error::Error for Interrupted {}
 
 /// Tables are bounded too, so a plugin cannot grow one without end
 /// (docs/abi.md, Tables). Ten million elements is far above what compilers emit.
@@ -186,12 +166,12 @@ impl CancelHandle {
     }
 }
 
-/// The store's epoch callback: stop this plugin if it was cancelled or its
-/// deadline passed, otherwise keep going until the next tick.
-pub(crate) fn on_epoch(ctx: wasmtime::StoreContextMut<'_, PluginState>) -> wasmtime::Result<UpdateDeadline> {
-    let state = ctx.data();
-    let expired = state.deadline.is_some_and(|d| Instant::now() >= d);
-    if expired || state.interrupt.is_cancelled() {
+/// The store's epoch callback, given the running call's deadline and its
+/// plugin's interrupt: stop if it was cancelled or the deadline passed,
+/// otherwise keep going until the next tick.
+pub(crate) fn on_epoch(deadline: Option<Instant>, interrupt: &Interrupt) -> wasmtime::Result<UpdateDeadline> {
+    let expired = deadline.is_some_and(|d| Instant::now() >= d);
+    if expired || interrupt.is_cancelled() {
         return Err(wasmtime::Error::new(Interrupted));
     }
     Ok(UpdateDeadline::Continue(1))

@@ -463,10 +463,10 @@ mod tests {
         let bad = Manifest::parse(&format!(r#"{{"wasm": [{{"data": "{empty}", "hash": "{upper}"}}]}}"#)).unwrap();
         let e = bad.load_modules(LoadOptions::default()).err().unwrap();
         assert_eq!(e.message(), format!("Hash mismatch, found {sha} but expected {upper}"));
-        assert_eq!(e.kind(), crate::ErrorKind::HashMismatch);
+        assert_eq!(e.kind(), crate::error::ErrorKind::HashMismatch);
         assert_eq!(
             e.detail(),
-            Some(&crate::ErrorDetail::HashMismatch {
+            Some(&crate::error::ErrorDetail::HashMismatch {
                 module: "main".into(),
                 expected: upper.clone(),
                 found: sha.clone(),

@@ -131,7 +131,7 @@ fn var_get(mut caller: Ctx<'_>, key: i64) -> wasmtime::Result<i64> {
 const VAR_ENTRY_OVERHEAD: u64 = 48;
 
 fn var_set(mut caller: Ctx<'_>, key: i64, value: i64) -> wasmtime::Result<()> {
-    let limit = caller.data().compiled.manifest.max_var_bytes();
+    let limit = caller.data().manifest.max_var_bytes();
     if limit == 0 {
         return Err(fail("Vars are disabled by this host".into()));
     }
@@ -181,7 +181,7 @@ fn send_http_request(
         Some(read_block(caller, body, "http request body")?)
     };
     let (allowed, max_body) = {
-        let m = &caller.data().compiled.manifest;
+        let m = &caller.data().manifest;
         (m.allowed_hosts.clone(), m.max_http_response_bytes())
     };
     let deadline = caller.data().deadline;
@@ -221,7 +221,7 @@ impl Function {
         let callback = move |plugin: &mut CurrentPlugin<'_>, inputs: &[Val], outputs: &mut [Val]| -> Result<()> {
             let arg = |i: usize| inputs.get(i).and_then(Val::i64).unwrap_or(0);
             let handle = send_http_request(&mut plugin.caller, arg(0), arg(1), Some(&client))
-                .map_err(|e| crate::plugin::call_error_from_wasmtime(e).1)?;
+                .map_err(|e| crate::error::call_error_from_wasmtime(e).1)?;
             if let Some(slot) = outputs.first_mut() {
                 *slot = Val::I64(handle);
             }

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::compiled::Compiled;
 use crate::kernel::Kernel;
 use crate::limits::{Interrupt, MemoryLimiter};
 use crate::log::LogSink;
+use crate::manifest::Manifest;
 
 pub(crate) struct PluginState {
-    pub compiled: Arc<Compiled>,
+    /// The manifest the plugin was made from (built-ins read its limits).
+    pub manifest: Arc<Manifest>,
     pub kernel: Option<Arc<Kernel>>,
     pub limiter: MemoryLimiter,
     pub wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
@@ -57,5 +58,10 @@ impl PluginState {
         self.kernel
             .clone()
             .expect("kernel is instantiated before any wasm runs")
+    }
+
+    /// The WASI context; WASI functions are linked only when there is one.
+    pub fn wasi_mut(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+        self.wasi.as_mut().expect("WASI context exists when WASI is linked")
     }
 }

@@ -15,12 +15,16 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::error::{wasmtime_text, Error, ErrorKind, Result};
 use crate::manifest::Manifest;
-use crate::state::PluginState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
+/// Link WASI preview 1 (and its `wasi_unstable` name) into `linker`; `ctx`
+/// finds the store's WASI context.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    ctx: fn(&mut T) -> &mut WasiP1Ctx,
+) -> Result<()> {
     let wrap = |e: wasmtime::Error| Error::compile(wasmtime_text(&e));
-    wasmtime_wasi::p1::add_to_linker_sync(linker, |s: &mut PluginState| s.wasi_mut()).map_err(wrap)?;
-    wasmtime_wasi::p0::add_to_linker_sync(linker, |s: &mut PluginState| s.wasi_mut()).map_err(wrap)?;
+    wasmtime_wasi::p1::add_to_linker_sync(linker, ctx).map_err(wrap)?;
+    wasmtime_wasi::p0::add_to_linker_sync(linker, ctx).map_err(wrap)?;
     Ok(())
 }
 
@@ -170,11 +174,4 @@ pub(crate) fn context(manifest: &Manifest, output: &WasiOutput) -> Result<WasiP1
             .map_err(|e| Error::new(ErrorKind::Instantiate, wasmtime_text(&e)))?;
     }
     Ok(builder.build_p1())
-}
-
-impl PluginState {
-    fn wasi_mut(&mut self) -> &mut WasiP1Ctx {
-        // The WASI functions are only linked when a context is created.
-        self.wasi.as_mut().expect("WASI context exists when WASI is linked")
-    }
 }
