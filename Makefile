@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 RELEASE := $(TARGET_DIR)/release
 export EXTISM_LIB_DIR := $(RELEASE)
 
-.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak test-loom fuzz header demo lint clean
+.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak test-loom test-asan fuzz header demo lint clean
 
 all: build
 
@@ -89,11 +89,12 @@ fixtures:
 test-rust: fixtures
 	$(CARGO) test --release -p extism-core -p extism-capi -p extism-cli
 
-# The pool's hand-out, the cancel generations and SharedPlugin's lock under loom: every
-# interleaving of a few threads (the core's `loom` feature swaps in loom's
-# primitives; only the core is rebuilt).
+# The pool's hand-out, the cancel generations, SharedPlugin's lock and the
+# Node addon's thread hand-off under loom: every interleaving of a few threads
+# (each crate's `loom` feature swaps in loom's primitives).
 test-loom:
 	$(CARGO) test --release -p extism-core --features loom --lib loom_
+	$(CARGO) test --release -p extism-node --features loom --lib loom_
 
 test-c: build fixtures
 	tests/c/run.sh
@@ -122,14 +123,32 @@ test-soak: build test-python test-node
 soak: build test-python test-node
 	tests/soak/run.sh $(SOAK_SECONDS) $(SOAK_CYCLES)
 
-# The C suite under valgrind: no definite or indirect leaks, no invalid
-# accesses. (Uninitialised-value reports come from inside wasmparser's
-# optimised code and are not checked here.)
-test-leaks: build fixtures
+# The C suite, the Python suite and most of the Node suite under valgrind:
+# no definite or indirect leaks from our code, no invalid accesses
+# (tests/leaks/run_frontends.py says what is allowed for the interpreters).
+# Uninitialised-value reports come from inside wasmparser's optimised code
+# and are not checked here.
+test-leaks: build fixtures test-python test-node
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	EXTISM_TEST_SECTION_TIMEOUT=1200 EXTISM_TEST_WRAPPER="valgrind -q --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 	  --undef-value-errors=no --error-exitcode=9" tests/c/run.sh
+	tests/leaks/run_frontends.py
+
+# The C API under AddressSanitizer (the nightly toolchain's -Zsanitizer=address;
+# not part of `make test`, which it would lengthen by a second full build):
+# libextism built instrumented, its Rust tests, and the C suite built with
+# -fsanitize=address against it. wasmtime handles its own SIGSEGV (traps),
+# so ASan must leave that signal alone.
+ASAN_DIR ?= $(CURDIR)/target/asan
+ASAN_LIB := $(ASAN_DIR)/x86_64-unknown-linux-gnu/release
+ASAN_ENV := ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_sigfpe=0:allow_user_segv_handler=1:detect_leaks=1 \
+  RUSTFLAGS=-Zsanitizer=address CARGO_TARGET_DIR=$(ASAN_DIR)
+test-asan: fixtures
+	$(ASAN_ENV) $(CARGO) +nightly test --release --target x86_64-unknown-linux-gnu -p extism-capi
+	$(ASAN_ENV) $(CARGO) +nightly build --release --target x86_64-unknown-linux-gnu -p extism-capi
+	ln -sf libextism.so $(ASAN_LIB)/libextism.so.0
+	$(ASAN_ENV) EXTISM_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" EXTISM_LIB_DIR=$(ASAN_LIB) tests/c/run.sh
 
 # A short, bounded run of each fuzz target (longer runs: SECURITY.md), after
 # replaying the inputs that once failed.

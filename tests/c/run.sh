@@ -4,6 +4,7 @@
 # Usage: tests/c/run.sh            (from any directory)
 # Env:   EXTISM_LIB_DIR   directory holding libextism.so (default <repo>/target/release)
 #        CC, CXX          compilers (default cc, c++)
+#        EXTISM_CFLAGS    extra compiler flags for the test program, e.g. "-fsanitize=address"
 #        EXTISM_TEST_WRAPPER  command prefix for the test program, e.g. "valgrind --error-exitcode=9"
 #        EXTISM_C_TEST_BUILD_DIR  where to put the test binary (default: a temporary directory)
 # Needs include/extism.h and the library to exist; builds the AssemblyScript fixtures if missing.
@@ -38,7 +39,8 @@ if (( need_fixtures )); then
   "$root/tests/fixtures/pdk/build.sh" "$root/target/fixtures"
 fi
 
-"${CC:-cc}" -std=c11 -Wall -Wextra -Werror -pthread \
+# shellcheck disable=SC2086
+"${CC:-cc}" -std=c11 -Wall -Wextra -Werror -pthread ${EXTISM_CFLAGS:-} \
   -I "$root/include" \
   -o "$out_dir/test_capi" "$here/test_capi.c" \
   -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lextism
