@@ -407,11 +407,11 @@ fn info(plugin: &str) -> ExitCode {
     let mut text = String::new();
     for module in compiled.describe() {
         text.push_str(&format!("module {}\n", module.name));
-        for (from, name, ty) in &module.imports {
-            text.push_str(&format!("  import {from}::{name} {ty}\n"));
+        for import in &module.imports {
+            text.push_str(&format!("  import {}::{} {}\n", import.module, import.name, import.ty));
         }
-        for (name, ty) in &module.exports {
-            text.push_str(&format!("  export {name} {ty}\n"));
+        for export in &module.exports {
+            text.push_str(&format!("  export {} {}\n", export.name, export.ty));
         }
     }
     // A closed pipe (`| head`) is not an error worth a panic.

@@ -79,26 +79,41 @@ impl CompiledPlugin {
             .map(|f| (f.params.as_slice(), f.results.as_slice()))
     }
 
-    /// The module names and the imports and exports of each, as
-    /// `(module, name, type)` text, for tools such as `extism info`.
+    /// The module names and the imports and exports of each, for tools such
+    /// as `extism info`, in instantiation order.
     pub fn describe(&self) -> Vec<ModuleDescription> {
-        self.inner
-            .modules
-            .iter()
-            .map(|m| ModuleDescription {
-                name: m.name.clone(),
-                imports: m
-                    .module
-                    .imports()
-                    .map(|i| (i.module().to_string(), i.name().to_string(), describe_type(&i.ty())))
-                    .collect(),
-                exports: m
-                    .module
-                    .exports()
-                    .map(|e| (e.name().to_string(), describe_type(&e.ty())))
-                    .collect(),
+        self.inner.modules.iter().map(describe_module).collect()
+    }
+
+    /// The imports and exports of the main module: the one named `main`, or
+    /// the last one instantiated when none is (docs/manifest.md).
+    pub fn describe_main(&self) -> ModuleDescription {
+        describe_module(&self.inner.modules[self.inner.main])
+    }
+}
+
+fn describe_module(m: &CompiledModule) -> ModuleDescription {
+    ModuleDescription {
+        name: m.name.clone(),
+        imports: m
+            .module
+            .imports()
+            .map(|i| ImportDescription {
+                module: i.module().to_string(),
+                name: i.name().to_string(),
+                kind: ExternKind::of(&i.ty()),
+                ty: describe_type(&i.ty()),
             })
-            .collect()
+            .collect(),
+        exports: m
+            .module
+            .exports()
+            .map(|e| ExportDescription {
+                name: e.name().to_string(),
+                kind: ExternKind::of(&e.ty()),
+                ty: describe_type(&e.ty()),
+            })
+            .collect(),
     }
 }
 
@@ -107,10 +122,73 @@ impl CompiledPlugin {
 pub struct ModuleDescription {
     /// The module's link name (`main` for the main module).
     pub name: String,
-    /// Its imports as (module, name, type text).
-    pub imports: Vec<(String, String, String)>,
-    /// Its exports as (name, type text).
-    pub exports: Vec<(String, String)>,
+    /// Its imports.
+    pub imports: Vec<ImportDescription>,
+    /// Its exports.
+    pub exports: Vec<ExportDescription>,
+}
+
+/// One import of a module.
+#[derive(Debug, Clone)]
+pub struct ImportDescription {
+    /// The module it is imported from.
+    pub module: String,
+    /// Its name in that module.
+    pub name: String,
+    /// What it is.
+    pub kind: ExternKind,
+    /// Its type as text: `(func (param i64) (result i64))`, `memory`, ...
+    pub ty: String,
+}
+
+/// One export of a module.
+#[derive(Debug, Clone)]
+pub struct ExportDescription {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub kind: ExternKind,
+    /// Its type as text, as for imports.
+    pub ty: String,
+}
+
+/// What an import or export is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternKind {
+    /// A function.
+    Func,
+    /// A linear memory.
+    Memory,
+    /// A table.
+    Table,
+    /// A global.
+    Global,
+    /// An exception tag.
+    Tag,
+}
+
+impl ExternKind {
+    fn of(ty: &ExternType) -> ExternKind {
+        match ty {
+            ExternType::Func(_) => ExternKind::Func,
+            ExternType::Memory(_) => ExternKind::Memory,
+            ExternType::Table(_) => ExternKind::Table,
+            ExternType::Global(_) => ExternKind::Global,
+            ExternType::Tag(_) => ExternKind::Tag,
+        }
+    }
+
+    /// The kind as the WebAssembly JS API names it (`WebAssembly.Module.exports`):
+    /// `function`, `memory`, `table`, `global`, `tag`.
+    pub fn js_name(self) -> &'static str {
+        match self {
+            ExternKind::Func => "function",
+            ExternKind::Memory => "memory",
+            ExternKind::Table => "table",
+            ExternKind::Global => "global",
+            ExternKind::Tag => "tag",
+        }
+    }
 }
 
 pub(crate) fn compile(

@@ -72,7 +72,7 @@ mod sync;
 mod wasi;
 
 pub use builder::PluginBuilder;
-pub use compiled::{CompiledPlugin, ModuleDescription};
+pub use compiled::{CompiledPlugin, ExportDescription, ExternKind, ImportDescription, ModuleDescription};
 pub use current_plugin::CurrentPlugin;
 pub use error::{
     panic_message, Error, ErrorDetail, ErrorKind, Result, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, ERROR_TEXT_LIMIT,

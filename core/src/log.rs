@@ -37,6 +37,15 @@ pub enum LogLevel {
 pub const LOG_OFF: i32 = i32::MAX;
 
 impl LogLevel {
+    /// Every level, the most verbose first.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Trace,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+    ];
+
     /// `trace`..`error` (any case), or `1` (error) to `5` (trace).
     pub fn parse(text: &str) -> Option<LogLevel> {
         Some(match text.trim().to_ascii_lowercase().as_str() {

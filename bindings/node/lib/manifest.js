@@ -5,7 +5,16 @@
 
 const { fileURLToPath } = require('node:url');
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
+const LOG_LEVELS = require('./native.js').logLevelNames();
+
+/** A log level option, checked (a TypeError, as the JS SDK reports bad options). */
+function checkLogLevel(level) {
+  if (!LOG_LEVELS.includes(level)) {
+    const names = LOG_LEVELS.map((name) => `"${name}"`).join(', ');
+    throw new TypeError(`unrecognized log level "${level}"; expected one of ${names}`);
+  }
+  return level;
+}
 
 function isObject(x) {
   return x !== null && typeof x === 'object';
@@ -301,12 +310,7 @@ function checkOptions(opts) {
 
 /** Everything the native side needs, from a manifest object. */
 function settings(manifest, opts) {
-  const logLevel = opts.logLevel ?? 'silent';
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new TypeError(
-      `unrecognized log level "${logLevel}"; expected one of "trace", "debug", "info", "warn", "error", "silent"`,
-    );
-  }
+  const logLevel = checkLogLevel(opts.logLevel ?? 'silent');
   const fetch = customFetch(opts.fetch);
   const functions = hostFunctions(opts.functions);
   const logger = opts.logger ?? console;
@@ -383,4 +387,4 @@ function prepareSync(source, opts) {
   return settings(manifest, opts);
 }
 
-module.exports = { prepare, prepareSync, LOG_LEVELS };
+module.exports = { prepare, prepareSync, checkLogLevel };

@@ -4,7 +4,7 @@
 // on the JS thread), and the registry of plugins by id that the addon's
 // events name them by.
 
-const { LOG_LEVELS } = require('./manifest.js');
+const { checkLogLevel } = require('./manifest.js');
 
 /** Plugins by id, weakly: an idle plugin that nobody holds can be collected. */
 const states = new Map();
@@ -72,11 +72,7 @@ class PluginState {
 
   /** `CallContext.logLevel = level`: the plugin's level from now on (the JS SDK's semantics). */
   setLogLevel(level) {
-    if (!LOG_LEVELS.includes(level)) {
-      throw new TypeError(
-        `unrecognized log level "${level}"; expected one of "trace", "debug", "info", "warn", "error", "silent"`,
-      );
-    }
+    checkLogLevel(level);
     this.native?.setLogLevel(level);
     this.logLevel = level;
   }

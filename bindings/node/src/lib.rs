@@ -130,6 +130,18 @@ pub fn fast_functions(env: napi::Env) -> napi::Result<napi::bindgen_prelude::Unk
     }
 }
 
+/// The log levels a plugin may be given, as the JS SDK names them: the
+/// core's, most verbose first, then `silent`.
+#[napi]
+pub fn log_level_names() -> Vec<String> {
+    extism_core::log::LogLevel::ALL
+        .iter()
+        .map(|level| level.as_str())
+        .chain([load::SILENT])
+        .map(str::to_string)
+        .collect()
+}
+
 /// This runtime's version (the core's `VERSION`).
 #[napi]
 pub fn version() -> String {

@@ -78,10 +78,13 @@ impl LoadSettings {
     }
 }
 
+/// The JS SDK's level for a plugin that logs nothing.
+pub(crate) const SILENT: &str = "silent";
+
 /// `trace`..`error`, or `silent` (`None`).
 pub(crate) fn parse_log_level(text: &str) -> napi::Result<Option<LogLevel>> {
     match text {
-        "silent" => Ok(None),
+        SILENT => Ok(None),
         _ => LogLevel::parse(text)
             .map(Some)
             .ok_or_else(|| napi::Error::new(napi::Status::InvalidArg, format!("unrecognized log level \"{text}\""))),

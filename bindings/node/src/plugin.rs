@@ -36,14 +36,6 @@ pub struct JsDescription {
     pub imports: Vec<JsDescriptor>,
 }
 
-fn kind_of(type_text: &str) -> String {
-    if type_text.starts_with("(func") {
-        "function".into()
-    } else {
-        type_text.to_string()
-    }
-}
-
 #[napi(js_name = "NativePlugin")]
 pub struct JsPlugin {
     state: Arc<PluginState>,
@@ -199,19 +191,19 @@ impl JsPlugin {
                 exports: d
                     .exports
                     .iter()
-                    .map(|(name, ty)| JsDescriptor {
+                    .map(|e| JsDescriptor {
                         module: None,
-                        name: name.clone(),
-                        kind: kind_of(ty),
+                        name: e.name.clone(),
+                        kind: e.kind.js_name().to_string(),
                     })
                     .collect(),
                 imports: d
                     .imports
                     .iter()
-                    .map(|(module, name, ty)| JsDescriptor {
-                        module: Some(module.clone()),
-                        name: name.clone(),
-                        kind: kind_of(ty),
+                    .map(|i| JsDescriptor {
+                        module: Some(i.module.clone()),
+                        name: i.name.clone(),
+                        kind: i.kind.js_name().to_string(),
                     })
                     .collect(),
             },

@@ -23,7 +23,8 @@ pub(crate) struct PluginState {
     /// The core plugin, once loaded and until closed.
     plugin: Mutex<Option<Arc<SharedPlugin>>>,
     cancel: Mutex<Option<CancelHandle>>,
-    describe: Mutex<Option<Vec<ModuleDescription>>>,
+    /// Main's imports and exports, once loaded.
+    main: Mutex<Option<ModuleDescription>>,
     /// The wasm result types of each host function, in the order given
     /// (none for one that no module imports).
     result_types: Mutex<Vec<Vec<ValType>>>,
@@ -39,7 +40,7 @@ impl PluginState {
             js,
             plugin: Mutex::new(None),
             cancel: Mutex::new(None),
-            describe: Mutex::new(None),
+            main: Mutex::new(None),
             result_types: Mutex::new(Vec::new()),
             active: AtomicBool::new(false),
             log: Mutex::new(None),
@@ -96,7 +97,7 @@ impl PluginState {
             plugin.allow_http_response_headers();
         }
         *lock(&self.cancel) = Some(plugin.cancel_handle());
-        *lock(&self.describe) = Some(compiled.describe());
+        *lock(&self.main) = Some(compiled.describe_main());
         *lock(&self.plugin) = Some(Arc::new(SharedPlugin::new(plugin)));
         Ok(())
     }
@@ -181,12 +182,8 @@ impl PluginState {
             .unwrap_or_default()
     }
 
-    /// `f` of the description of main (or of the last module), if loaded.
+    /// `f` of the description of the main module, if loaded.
     pub(crate) fn describe_main<R>(&self, f: impl FnOnce(Option<&ModuleDescription>) -> R) -> R {
-        let modules = lock(&self.describe);
-        let main = modules
-            .as_ref()
-            .and_then(|m| m.iter().find(|d| d.name == "main").or_else(|| m.last()));
-        f(main)
+        f(lock(&self.main).as_ref())
     }
 }
