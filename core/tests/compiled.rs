@@ -4,7 +4,7 @@ mod common;
 use common::*;
 use std::sync::Arc;
 
-use extism_core::{PluginBuilder, SharedPlugin};
+use extism_core::{ExternKind, PluginBuilder, SharedPlugin};
 
 #[test]
 fn many_plugins_from_one_compilation_are_independent() {
@@ -54,9 +54,26 @@ fn describe_lists_imports_and_exports() {
     let modules = compiled.describe();
     assert_eq!(modules.len(), 1);
     assert_eq!(modules[0].name, "main");
-    assert!(modules[0]
-        .imports
-        .iter()
-        .any(|(m, n, t)| m == "extism:host/env" && n == "alloc" && t == "(func (param i64) (result i64))"));
-    assert!(modules[0].exports.iter().any(|(n, _)| n == "count_vowels"));
+    assert!(modules[0].imports.iter().any(|i| i.module == "extism:host/env"
+        && i.name == "alloc"
+        && i.kind == ExternKind::Func
+        && i.ty == "(func (param i64) (result i64))"));
+    let export = modules[0].exports.iter().find(|e| e.name == "count_vowels").unwrap();
+    assert_eq!((export.kind, export.kind.js_name()), (ExternKind::Func, "function"));
+}
+
+/// Main is the module named `main`, wherever the manifest lists it.
+#[test]
+fn describe_main_names_the_main_module() {
+    let two = format!(
+        r#"{{"wasm": [{{"path": "{}", "name": "main"}}, {{"path": "{}", "name": "lib"}}]}}"#,
+        wat_path("uses_lib"),
+        wat_path("lib")
+    );
+    let compiled = PluginBuilder::new(two).compile().unwrap();
+    assert_eq!(compiled.describe_main().name, "main");
+    assert!(compiled.describe_main().exports.iter().any(|e| e.name == "run"));
+    // In instantiation order: lib, which main imports from, comes first.
+    let order: Vec<String> = compiled.describe().into_iter().map(|m| m.name).collect();
+    assert_eq!(order, ["lib", "main"]);
 }
