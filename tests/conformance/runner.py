@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -147,48 +146,34 @@ def host_function(import_name: str, impl: str) -> extism.Function:
 
 # ------------------------------------------------------- result mapping
 
-NOT_CALLABLE = re.compile(
-    r"^(expected \d+ arguments, got 0|Function .* has \d+ results, expected 0 or 1"
-    r"|Function .* returned a .* instead of an i32)$"
-)
-HOST_TEXTS = re.compile(
-    r"^(Vars are disabled by this host|Variable store is full|invalid handle offset for .*"
-    r"|HTTP request to .* is not allowed|HTTP response exceeds the configured maximum number of bytes: \d+)$",
-    re.S,
-)
+# The core's error kinds (`extism.Error.kind`) as the cases name them.
+KINDS = {
+    "Plugin": "plugin",
+    "Trap": "trap",
+    "Timeout": "timeout",
+    "OutOfFuel": "fuel",
+    "OutOfMemory": "oom",
+    "FunctionNotFound": "not_found",
+    "HostFunction": "host",
+    "VarLimit": "host",
+    "Exit": "exit",
+}
 
 
 def map_error(err: Optional[BaseException]) -> Tuple[str, Optional[str]]:
     """The frontend's result as (error_kind, core text).
 
     Python surfaces every failure as `extism.Error(text)` with the core's text
-    and no return code or kind, so the kind is read from the text: the exact
-    contract texts and the built-in host function texts (docs/abi.md,
-    Error texts) name their kinds, a wasmtime trap starts with `wasm trap: `,
-    and a Python host function's exception is the `__cause__`. Any other text
-    is an error the plugin set (`plugin`), as is `Error code: N` (a bare
-    non-zero return code).
+    and its kind in `kind`; a Python host function's exception is the
+    `__cause__`.
     """
     if err is None:
         return "none", None
     text = str(err)
     if err.__cause__ is not None:
         return "host", text
-    if text == "timeout":
-        return "timeout", text
-    if text in ("oom", "failed to allocate extism memory"):
-        return "oom", text
-    if text == "plugin ran out of fuel":
-        return "fuel", text
-    if text.startswith("Function not found: ") or NOT_CALLABLE.match(text):
-        return "not_found", text
-    if re.fullmatch(r"exit status -?\d+", text):
-        return "exit", text
-    if text.startswith("wasm trap: "):
-        return "trap", text
-    if HOST_TEXTS.match(text):
-        return "host", text
-    return "plugin", text
+    kind = getattr(err, "kind", None)
+    return KINDS.get(kind, f"other({kind})"), text
 
 
 CREATE_PREFIXES = ("Unable to compile Extism plugin: ", "Unable to create Extism plugin: ")

@@ -10,12 +10,21 @@ create_exception!(
     extism,
     Error,
     PyException,
-    "The single exception type of every runtime failure. Its one argument is the message text."
+    "The single exception type of every runtime failure. Its one argument is the message text; \
+     `kind` names what went wrong (`Timeout`, `Plugin`, `Trap`, ...; `Other` when the runtime \
+     gives no kind)."
 );
 
-/// A core error as `extism.Error`, with the core's final text.
+/// A core error as `extism.Error`, with the core's final text and its kind
+/// (`ErrorKind::as_str`) as the `kind` attribute.
 pub(crate) fn to_py(err: extism_core::Error) -> PyErr {
-    Error::new_err(err.message().to_string())
+    let error = Error::new_err(err.message().to_string());
+    Python::attach(|py| {
+        // Setting an attribute on a fresh exception cannot fail short of
+        // running out of memory, and then the plain error is still right.
+        let _ = error.value(py).setattr("kind", err.kind().as_str());
+    });
+    error
 }
 
 /// Converts core results to Python results; the only path from core errors to Python.

@@ -27,7 +27,11 @@ fn extism_version() -> &'static str {
 /// The native part of the ``extism`` package; import ``extism`` instead.
 #[pymodule]
 fn _extism(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("Error", m.py().get_type::<error::Error>())?;
+    let error_type = m.py().get_type::<error::Error>();
+    // Errors raised without a core error behind them (argument checks in
+    // extism.py) have no kind of their own.
+    error_type.setattr("kind", "Other")?;
+    m.add("Error", error_type)?;
     m.add_class::<compiled::PyCompiledPlugin>()?;
     m.add_class::<plugin::PyPlugin>()?;
     m.add_class::<pool::PyPool>()?;

@@ -181,7 +181,23 @@ def test_unknown_function():
     with pytest.raises(extism.Error) as e:
         plugin.call("i_dont_exist", "someinput")
     assert str(e.value) == "Function not found: i_dont_exist"
+    assert e.value.kind == "FunctionNotFound"
     assert count(plugin, "a") == 1
+
+
+def test_errors_carry_the_core_kind():
+    errors = extism.Plugin(wat("errors"))
+    with pytest.raises(extism.Error) as e:
+        errors.call("fail", b"")
+    assert (e.value.kind, str(e.value)) == ("Plugin", "this is an error")
+    with pytest.raises(extism.Error) as e:
+        errors.call("trap", b"")
+    assert e.value.kind == "Trap"
+    with pytest.raises(extism.Error) as e:
+        extism.Plugin(b"not wasm")
+    assert e.value.kind == "Manifest"
+    # An error the Python layer raises has no core kind.
+    assert extism.Error("made here").kind == "Other"
 
 
 def test_function_exists():

@@ -20,7 +20,9 @@ __all__ = [
 _Bytes = Union[bytes, bytearray, memoryview]
 
 class Error(Exception):
-    """The single exception type of every runtime failure. Its one argument is the message text."""
+    """The single exception type of every runtime failure. Its one argument is the message text; `kind` names what went wrong (`Timeout`, `Plugin`, `Trap`, ...; `Other` when the runtime gives no kind)."""
+
+    kind: str
 
 @final
 class CompiledPlugin:
