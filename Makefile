@@ -151,7 +151,8 @@ test-asan: fixtures
 	$(ASAN_ENV) EXTISM_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" EXTISM_LIB_DIR=$(ASAN_LIB) tests/c/run.sh
 
 # A short, bounded run of each fuzz target (longer runs: SECURITY.md), after
-# replaying the inputs that once failed.
+# replaying the inputs that once failed; the kept seeds (fuzz/seeds: every
+# edge the 30-minute runs reached) are run first as part of the corpus.
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := manifest plugin_new kernel kernel_model manifest_forms host_boundary
 FUZZ_TARGET_DIR ?= $(CURDIR)/fuzz/target
@@ -165,7 +166,7 @@ fuzz:
 	    if [ -f "$$f" ]; then $(FUZZ_BIN)/$$t "$$f"; fi; \
 	  done; \
 	  $(FUZZ_BIN)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=4096 \
-	    -artifact_prefix=fuzz/artifacts/$$t/ fuzz/corpus/$$t fuzz/regressions/$$t; \
+	    -artifact_prefix=fuzz/artifacts/$$t/ fuzz/corpus/$$t fuzz/seeds/$$t fuzz/regressions/$$t; \
 	done
 
 # Regenerate include/extism.h from capi/src (the header test checks it).
