@@ -37,10 +37,10 @@ NODE_DIR = os.path.join(REPO, "bindings", "node")
 # with other inputs; logging.test.mjs races a flood against a blocked logger,
 # which valgrind's speed turns into a different race.
 NODE_FILES = [
-    "call.test.mjs",
-    "host.test.mjs",
+    "calls.test.mjs",
+    "host_functions.test.mjs",
     "limits.test.mjs",
-    "pool.test.mjs",
+    "pools.test.mjs",
     "create.test.mjs",
 ]
 
