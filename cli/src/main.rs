@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::{Args, Parser, Subcommand};
-use extism_core::manifest::{classify, LoadOptions, MemoryOptions, Source};
+use extism_core::manifest::{
+    classify, path_mapping, LoadOptions, ManifestOverrides, MemoryOptions, Precedence, Source,
+};
 use extism_core::{host_allowed, Manifest, PluginBuilder, WasiOutput, Wasm};
 
 #[derive(Parser)]
@@ -293,29 +295,21 @@ fn call_manifest(args: &CallArgs) -> Result<Manifest, String> {
     for key in config.keys() {
         note(format_args!("config key {key}"));
     }
-    manifest.config.extend(config);
-    if !args.allowed_hosts.is_empty() {
-        manifest
-            .allowed_hosts
-            .get_or_insert_with(Vec::new)
-            .extend(args.allowed_hosts.iter().cloned());
-    }
-    for entry in &args.allowed_paths {
-        // `ro:` belongs to the host side; split host and guest after it.
-        let (prefix, rest) = entry.strip_prefix("ro:").map(|r| ("ro:", r)).unwrap_or(("", entry));
-        let (host, guest) = rest.split_once(':').unwrap_or((rest, rest));
-        manifest
-            .allowed_paths
-            .get_or_insert_with(Default::default)
-            .insert(format!("{prefix}{host}"), PathBuf::from(guest));
-    }
-    if args.timeout_ms.is_some() {
-        manifest.timeout_ms = args.timeout_ms;
-    }
-    let memory = manifest.memory.get_or_insert_with(MemoryOptions::default);
-    memory.max_pages = args.max_pages.or(memory.max_pages);
-    memory.max_http_response_bytes = args.max_http_response_bytes.or(memory.max_http_response_bytes);
-    memory.max_var_bytes = args.max_var_bytes.or(memory.max_var_bytes);
+    manifest.apply(
+        ManifestOverrides {
+            config: Some(config),
+            allowed_hosts: Some(args.allowed_hosts.clone()),
+            allowed_paths: Some(args.allowed_paths.iter().map(|spec| path_mapping(spec)).collect()),
+            timeout_ms: args.timeout_ms,
+            memory: MemoryOptions {
+                max_pages: args.max_pages,
+                max_http_response_bytes: args.max_http_response_bytes,
+                max_var_bytes: args.max_var_bytes,
+            },
+        },
+        // As the official CLI: flags add to the manifest's config, hosts and paths.
+        Precedence::Extend,
+    );
     Ok(manifest)
 }
 

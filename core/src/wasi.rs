@@ -14,7 +14,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::error::{wasmtime_text, Error, ErrorKind, Result};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, READ_ONLY_PREFIX};
 
 /// Link WASI preview 1 (and its `wasi_unstable` name) into `linker`; `ctx`
 /// finds the store's WASI context.
@@ -27,9 +27,6 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     wasmtime_wasi::p0::add_to_linker_sync(linker, ctx).map_err(wrap)?;
     Ok(())
 }
-
-/// The prefix of a read-only `allowed_paths` entry.
-const READ_ONLY: &str = "ro:";
 
 /// Which of a plugin's WASI output streams bytes were written to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +161,7 @@ pub(crate) fn context(manifest: &Manifest, output: &WasiOutput) -> Result<WasiP1
         WasiOutput::FromEnvironment | WasiOutput::Discard => {}
     }
     for (host, guest) in manifest.allowed_paths.iter().flatten() {
-        let (host, perms) = match host.strip_prefix(READ_ONLY) {
+        let (host, perms) = match host.strip_prefix(READ_ONLY_PREFIX) {
             Some(path) => (path, FsPerms::ReadOnly),
             None => (host.as_str(), FsPerms::ReadWrite),
         };
