@@ -94,6 +94,7 @@ pub(crate) fn shared(kind: EngineKind) -> Result<&'static Shared> {
         .map_err(Clone::clone)
 }
 
+#[cfg_attr(feature = "loom", allow(dead_code))]
 pub(crate) fn increment_all_epochs() {
     for cell in &ENGINES {
         if let Some(Ok(shared)) = cell.get() {

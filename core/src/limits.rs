@@ -8,13 +8,13 @@
 //! cancel stops only the plugin it belongs to, even though engines are shared.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::{ResourceLimiter, UpdateDeadline};
 
 use crate::error::{Interrupted, OutOfMemory};
-use crate::sync::AtomicU64;
+use crate::sync::{AtomicU64, Condvar, Mutex};
 
 /// Tables are bounded too, so a plugin cannot grow one without end
 /// (docs/abi.md, Tables). Ten million elements is far above what compilers emit.
@@ -177,52 +177,96 @@ pub(crate) fn on_epoch(deadline: Option<Instant>, interrupt: &Interrupt) -> wasm
     Ok(UpdateDeadline::Continue(1))
 }
 
+#[cfg_attr(feature = "loom", allow(dead_code))]
 const TICK: Duration = Duration::from_millis(1);
 /// How long the ticker keeps running after the last timed call, so that back
 /// to back calls do not wake it each time.
+#[cfg_attr(feature = "loom", allow(dead_code))]
 const IDLE_BEFORE_PARK: Duration = Duration::from_millis(200);
 
-struct Ticker {
+/// Counts the calls with a timeout in progress; the ticker parks on it while
+/// there is none. The one rule: a call that starts wakes a parked ticker.
+/// Its loom model is `loom_tests::loom_a_timed_call_always_wakes_the_ticker`.
+pub(crate) struct TickGate {
     active: Mutex<usize>,
     wake: Condvar,
 }
 
-fn ticker() -> &'static Ticker {
-    static TICKER: OnceLock<&'static Ticker> = OnceLock::new();
-    TICKER.get_or_init(|| {
-        let t: &'static Ticker = Box::leak(Box::new(Ticker {
+impl TickGate {
+    pub(crate) fn new() -> TickGate {
+        TickGate {
             active: Mutex::new(0),
             wake: Condvar::new(),
-        }));
+        }
+    }
+
+    /// A timed call starts.
+    pub(crate) fn enter(&self) {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        *active += 1;
+        if *active == 1 {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A timed call ends.
+    pub(crate) fn leave(&self) {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        *active -= 1;
+    }
+
+    /// Whether no timed call is in progress.
+    pub(crate) fn is_idle(&self) -> bool {
+        *self.active.lock().unwrap_or_else(|e| e.into_inner()) == 0
+    }
+
+    /// Wait until a timed call is in progress.
+    pub(crate) fn wait_for_work(&self) {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        while *active == 0 {
+            active = self.wake.wait(active).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+#[cfg(not(feature = "loom"))]
+fn ticker() -> &'static TickGate {
+    static TICKER: OnceLock<&'static TickGate> = OnceLock::new();
+    TICKER.get_or_init(|| {
+        let gate: &'static TickGate = Box::leak(Box::new(TickGate::new()));
         std::thread::Builder::new()
             .name("extism-ticker".into())
-            .spawn(move || t.run())
+            .spawn(move || tick(gate))
             .expect("spawning the timeout thread");
-        t
+        gate
     })
 }
 
-impl Ticker {
-    fn run(&self) {
-        let mut idle_since: Option<Instant> = None;
-        loop {
-            {
-                let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-                if *active == 0 {
-                    let since = *idle_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= IDLE_BEFORE_PARK {
-                        while *active == 0 {
-                            active = self.wake.wait(active).unwrap_or_else(|e| e.into_inner());
-                        }
-                        idle_since = None;
-                    }
-                } else {
-                    idle_since = None;
-                }
+/// Under loom the process-wide ticker is not modelled (its model drives a
+/// `TickGate` of its own); timed calls still count on one.
+#[cfg(feature = "loom")]
+fn ticker() -> &'static TickGate {
+    static TICKER: OnceLock<TickGate> = OnceLock::new();
+    TICKER.get_or_init(TickGate::new)
+}
+
+/// The ticker thread: advance the engines' epochs every `TICK` while timed
+/// calls run, and park once none has run for `IDLE_BEFORE_PARK`.
+#[cfg(not(feature = "loom"))]
+fn tick(gate: &TickGate) {
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        if gate.is_idle() {
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= IDLE_BEFORE_PARK {
+                gate.wait_for_work();
+                idle_since = None;
             }
-            std::thread::sleep(TICK);
-            crate::engine::increment_all_epochs();
+        } else {
+            idle_since = None;
         }
+        std::thread::sleep(TICK);
+        crate::engine::increment_all_epochs();
     }
 }
 
@@ -231,21 +275,14 @@ pub(crate) struct TimedSection(());
 
 impl TimedSection {
     pub fn start() -> TimedSection {
-        let t = ticker();
-        let mut active = t.active.lock().unwrap_or_else(|e| e.into_inner());
-        *active += 1;
-        if *active == 1 {
-            t.wake.notify_one();
-        }
+        ticker().enter();
         TimedSection(())
     }
 }
 
 impl Drop for TimedSection {
     fn drop(&mut self) {
-        let t = ticker();
-        let mut active = t.active.lock().unwrap_or_else(|e| e.into_inner());
-        *active -= 1;
+        ticker().leave();
     }
 }
 
@@ -283,6 +320,40 @@ mod loom_tests {
             );
             assert_eq!(second, targets.contains(&Some(2)), "targets {targets:?}");
             assert!(!g.is_cancelled(), "no call runs, none is cancelled");
+        });
+    }
+
+    /// A timed call that starts while the ticker parks (or is about to)
+    /// always wakes it: the ticker ticks while the call waits for a tick,
+    /// with a second call starting and ending around it.
+    #[test]
+    fn loom_a_timed_call_always_wakes_the_ticker() {
+        use super::TickGate;
+        loom::model(|| {
+            let gate = Arc::new(TickGate::new());
+            let ticked = Arc::new(AtomicBool::new(false));
+            let ticker = {
+                let (gate, ticked) = (gate.clone(), ticked.clone());
+                loom::thread::spawn(move || {
+                    gate.wait_for_work();
+                    ticked.store(true, SeqCst);
+                })
+            };
+            let brief = {
+                let gate = gate.clone();
+                loom::thread::spawn(move || {
+                    gate.enter();
+                    gate.leave();
+                })
+            };
+            gate.enter();
+            while !ticked.load(SeqCst) {
+                loom::thread::yield_now();
+            }
+            gate.leave();
+            brief.join().unwrap();
+            ticker.join().unwrap();
+            assert!(gate.is_idle());
         });
     }
 

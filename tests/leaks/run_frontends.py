@@ -10,6 +10,11 @@ create/free churn under memcheck, reads valgrind's XML reports and fails on:
 - a definite or indirect leak allocated from our code (a stack frame in the
   extension or the addon).
 
+Test failures themselves are not the point here (the suites' timing
+assertions do not hold at valgrind's speed; test-python and test-node run
+them at full speed): a run that ends with failed tests is reported, one that
+crashes or ends otherwise fails.
+
 The one noise that remains is the interpreters' own bookkeeping of objects
 still alive at exit: Node keeps a small record per napi reference and
 external, freed only when the JS object is collected, which never happens
@@ -110,7 +115,14 @@ def run(label, argv, cwd, env, allow_bookkeeping=False):
     with tempfile.TemporaryDirectory() as scratch:
         xml_path = os.path.join(scratch, "report.xml")
         done = subprocess.run(VALGRIND + [f"--xml-file={xml_path}"] + argv, cwd=cwd, env=env)
-        if done.returncode != 0:
+        # Status 1 is failed tests: at valgrind's speed the suites' timing
+        # assertions (a timeout that fires within so long, an event loop that
+        # ticks so often meanwhile) fail; the same tests run at full speed in
+        # test-python and test-node. Anything else (a crash, a signal, a
+        # usage error) fails the check.
+        if done.returncode == 1:
+            print(f"run_frontends.py: {label}: some tests failed at valgrind's speed (not a memory error)")
+        elif done.returncode != 0:
             return [f"{label}: exited with {done.returncode}"], 0
         failures, kept = [], 0
         for error in read_errors(xml_path):
