@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 RELEASE := $(TARGET_DIR)/release
 export EXTISM_LIB_DIR := $(RELEASE)
 
-.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak test-loom test-asan fuzz header demo lint clean
+.PHONY: all build install test-install dist test-dist fixtures test test-rust test-c test-leaks test-python test-node test-conformance test-soak soak test-loom test-asan test-leaks-frontends fuzz header demo lint clean
 
 all: build
 
@@ -123,16 +123,21 @@ test-soak: build test-python test-node
 soak: build test-python test-node
 	tests/soak/run.sh $(SOAK_SECONDS) $(SOAK_CYCLES)
 
-# The C suite, the Python suite and most of the Node suite under valgrind:
-# no definite or indirect leaks from our code, no invalid accesses
-# (tests/leaks/run_frontends.py says what is allowed for the interpreters).
-# Uninitialised-value reports come from inside wasmparser's optimised code
-# and are not checked here.
-test-leaks: build fixtures test-python test-node
+# The C suite under valgrind: no definite or indirect leaks, no invalid
+# accesses. (Uninitialised-value reports come from inside wasmparser's
+# optimised code and are not checked here.)
+test-leaks: build fixtures
 	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	EXTISM_TEST_SECTION_TIMEOUT=1200 EXTISM_TEST_WRAPPER="valgrind -q --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 	  --undef-value-errors=no --error-exitcode=9" tests/c/run.sh
+
+# The Python suite and five Node test files under valgrind
+# (tests/leaks/run_frontends.py says what is allowed for the interpreters).
+# Not part of `make test`: with a cold wasmtime cache every module compiles
+# under valgrind, which can take many minutes.
+test-leaks-frontends: build fixtures test-python test-node
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	tests/leaks/run_frontends.py
 
 # The C API under AddressSanitizer (the nightly toolchain's -Zsanitizer=address;

@@ -63,6 +63,10 @@ VALGRIND = [
 
 LEAKS = {"Leak_DefinitelyLost", "Leak_IndirectlyLost"}
 
+# The longest one valgrind run may take (seconds): a test that hangs fails
+# the check instead of the whole `make test`.
+RUN_LIMIT = 1500
+
 # Node's napi records of a JS object (see the module doc).
 NODE_BOOKKEEPING = ("napi_create_reference", "napi_create_external", "napi_wrap", "napi_create_function")
 
@@ -114,7 +118,10 @@ def run(label, argv, cwd, env, allow_bookkeeping=False):
     """Runs argv under valgrind; returns (failures, bookkeeping bytes)."""
     with tempfile.TemporaryDirectory() as scratch:
         xml_path = os.path.join(scratch, "report.xml")
-        done = subprocess.run(VALGRIND + [f"--xml-file={xml_path}"] + argv, cwd=cwd, env=env)
+        try:
+            done = subprocess.run(VALGRIND + [f"--xml-file={xml_path}"] + argv, cwd=cwd, env=env, timeout=RUN_LIMIT)
+        except subprocess.TimeoutExpired:
+            return [f"{label}: still running after {RUN_LIMIT} s under valgrind"], 0
         # Status 1 is failed tests: at valgrind's speed the suites' timing
         # assertions (a timeout that fires within so long, an event loop that
         # ticks so often meanwhile) fail; the same tests run at full speed in
@@ -139,7 +146,8 @@ def run(label, argv, cwd, env, allow_bookkeeping=False):
 def python_suite(env):
     python = os.environ.get("PYTHON", os.path.join(REPO, ".venv", "bin", "python"))
     env = dict(env, PYTHONMALLOC="malloc")
-    argv = [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"]
+    # Each test at most 5 minutes (pytest-timeout, installed by test.sh).
+    argv = [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--timeout=300", "tests"]
     failures, _ = run("python suite", argv, os.path.join(REPO, "bindings", "python"), env)
     return failures
 
