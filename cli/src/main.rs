@@ -12,9 +12,8 @@ use std::time::Instant;
 
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::{Args, Parser, Subcommand};
-use extism_core::manifest::{
-    classify, path_mapping, LoadOptions, ManifestOverrides, MemoryOptions, Precedence, Source,
-};
+use extism_core::manifest::{classify, LoadOptions, MemoryOptions, Source};
+use extism_core::overrides::{path_mapping, ManifestOverrides, Precedence};
 use extism_core::{host_allowed, Manifest, PluginBuilder, WasiOutput, Wasm};
 
 #[derive(Parser)]

@@ -32,6 +32,7 @@
 //! - `http`: the plugin's HTTP requests and the download of `url` modules
 //! - `kernel`: the wasm module that owns Extism memory
 //! - `manifest`: the manifest and the classification of input bytes
+//! - `overrides`: a host's options over a manifest, and their precedence
 //! - `engine`: the process's wasmtime engines
 //! - `module_cache`: compiled modules kept in the process
 //! - `limits`: memory budget, timeouts and cancel
@@ -62,6 +63,7 @@ mod limits;
 mod link;
 pub mod log;
 pub mod manifest;
+pub mod overrides;
 mod module_cache;
 mod pdk;
 mod plugin;
