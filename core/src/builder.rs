@@ -9,7 +9,8 @@ use crate::dump::Dumps;
 use crate::error::Result;
 use crate::function::Function;
 use crate::log::LogSink;
-use crate::manifest::{classify, LoadOptions, Manifest, Source, Wasm};
+use crate::manifest::{LoadOptions, Manifest, Wasm};
+use crate::source::{classify, Source};
 use crate::plugin::Plugin;
 use crate::wasi::WasiOutput;
 

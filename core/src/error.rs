@@ -19,8 +19,11 @@ pub enum ErrorKind {
     Compile,
     /// Creating an instance (or running its initializers) failed.
     Instantiate,
-    /// The called export does not exist or has the wrong type.
+    /// The called export does not exist (or is not a function).
     FunctionNotFound,
+    /// The called export is a function of a type a call cannot run (it
+    /// takes parameters or returns something other than one `i32` or nothing).
+    ExportType,
     /// The plugin reported an error (`error_set`) or returned non-zero.
     Plugin,
     /// The wasm trapped.
@@ -65,6 +68,7 @@ impl ErrorKind {
             ErrorKind::Compile => "Compile",
             ErrorKind::Instantiate => "Instantiate",
             ErrorKind::FunctionNotFound => "FunctionNotFound",
+            ErrorKind::ExportType => "ExportType",
             ErrorKind::Plugin => "Plugin",
             ErrorKind::Trap => "Trap",
             ErrorKind::Timeout => "Timeout",
@@ -368,6 +372,7 @@ mod tests {
             Compile,
             Instantiate,
             FunctionNotFound,
+            ExportType,
             Plugin,
             Trap,
             Timeout,

@@ -31,7 +31,8 @@
 //! - `log`: log levels, sinks and the bounded backlog
 //! - `http`: the plugin's HTTP requests and the download of `url` modules
 //! - `kernel`: the wasm module that owns Extism memory
-//! - `manifest`: the manifest and the classification of input bytes
+//! - `manifest`: the manifest's schema and the loading of its modules
+//! - `source`: what a plugin is created from (input bytes, a source string)
 //! - `overrides`: a host's options over a manifest, and their precedence
 //! - `engine`: the process's wasmtime engines
 //! - `module_cache`: compiled modules kept in the process
@@ -64,6 +65,7 @@ mod link;
 pub mod log;
 pub mod manifest;
 pub mod overrides;
+pub mod source;
 mod module_cache;
 mod pdk;
 mod plugin;

@@ -1,5 +1,4 @@
-//! The JSON/TOML manifest (docs/manifest.md) and the classification of the bytes a
-//! plugin is created from: wasm binary, WAT text, or manifest text.
+//! The JSON/TOML manifest (docs/manifest.md): its schema, and loading its modules.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -236,38 +235,6 @@ fn unknown_format() -> Error {
     Error::manifest("Unknown manifest format")
 }
 
-/// What the bytes given to a constructor turned out to be.
-pub enum Source {
-    /// A single wasm binary or WAT text, compiled as `main`.
-    Module(Vec<u8>),
-    /// A JSON or TOML manifest.
-    Manifest(Box<Manifest>),
-}
-
-/// Classify constructor input as docs/manifest.md, Input classification, describes.
-pub fn classify(bytes: &[u8]) -> Result<Source> {
-    if bytes.len() >= 4 && bytes[..4] == *b"\0asm" {
-        return Ok(Source::Module(bytes.to_vec()));
-    }
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Err(Error::compile("input bytes aren't valid utf-8"));
-    };
-    if is_wat(text) {
-        return Ok(Source::Module(bytes.to_vec()));
-    }
-    Ok(Source::Manifest(Box::new(Manifest::parse(text)?)))
-}
-
-fn is_wat(text: &str) -> bool {
-    let trimmed = text.trim_start();
-    if let Some(rest) = text.strip_prefix('(') {
-        if rest.trim_start().starts_with("module") && trimmed.len() > 2 {
-            return true;
-        }
-    }
-    trimmed.starts_with(";;") || trimmed.starts_with("(;")
-}
-
 /// A module of a loaded manifest, with its final link name.
 pub struct NamedModule {
     /// The link name.
@@ -382,25 +349,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classification() {
-        assert!(matches!(classify(b"\0asm\x01\0\0\0").unwrap(), Source::Module(_)));
-        assert!(matches!(classify(b"(module)").unwrap(), Source::Module(_)));
-        assert!(matches!(classify(b";; c\n(module)").unwrap(), Source::Module(_)));
-        assert!(matches!(classify(b"  ;; c\n(module)").unwrap(), Source::Module(_)));
-        let e = classify(b"  (module)").err().unwrap();
-        assert_eq!(e.message(), "Unknown manifest format");
-        let e = classify(b"\xff\xfe").err().unwrap();
-        assert_eq!(e.message(), "input bytes aren't valid utf-8");
-        let Source::Manifest(m) = classify(b"").unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            m.load_modules(LoadOptions::default()).err().unwrap().message(),
-            "No wasm files specified in Extism manifest"
-        );
-    }
 
     #[test]
     fn schema_is_strict() {

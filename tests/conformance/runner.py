@@ -154,6 +154,7 @@ KINDS = {
     "OutOfFuel": "fuel",
     "OutOfMemory": "oom",
     "FunctionNotFound": "not_found",
+    "ExportType": "not_found",
     "HostFunction": "host",
     "VarLimit": "host",
     "Exit": "exit",

@@ -8,6 +8,8 @@ const CODES = {
   Compile: 'EXTISM_COMPILE',
   Instantiate: 'EXTISM_INSTANTIATE',
   FunctionNotFound: 'EXTISM_FUNCTION_NOT_FOUND',
+  // As the JS SDK, one code for a missing export and one a call cannot run.
+  ExportType: 'EXTISM_FUNCTION_NOT_FOUND',
   Plugin: 'EXTISM_PLUGIN',
   Trap: 'EXTISM_TRAP',
   Timeout: 'EXTISM_TIMEOUT',
@@ -38,9 +40,8 @@ function decorate(error, outcome) {
  * The error of a failed job, chosen by the core's error kind (and the
  * structured `detail` some kinds carry), never by the core's message text.
  * @param {{kind: string, message: string, rc?: number, detail?: object}} outcome
- * @param {{op: string, name?: string, isFunctionExport?: (name: string) => boolean, hostModules?: Set<string>}} job
- *   `op` is `load` or `call` (or another job name); `isFunctionExport` tells
- *   whether main exports a function of that name; `hostModules` are the
+ * @param {{op: string, name?: string, hostModules?: Set<string>}} job
+ *   `op` is `load` or `call` (or another job name); `hostModules` are the
  *   import modules the host provides
  * @param {unknown} hostError  what a JS host function threw during this job, if anything
  */
@@ -55,10 +56,8 @@ function toError(outcome, job, hostError) {
     case 'Plugin':
       return decorate(new Error(`Plugin-originated error: ${message}`), outcome);
     case 'FunctionNotFound':
-      // Main exports no function of that name, or (the core's text) one of a type a call cannot run.
-      if (!job.isFunctionExport?.(job.name)) {
-        return decorate(new Error(`Plugin error: function "${job.name}" does not exist`), outcome);
-      }
+      return decorate(new Error(`Plugin error: function "${job.name}" does not exist`), outcome);
+    case 'ExportType':
       return decorate(new Error(`Plugin error: ${message}`), outcome);
     case 'Timeout':
       return decorate(

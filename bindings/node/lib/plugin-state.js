@@ -77,12 +77,6 @@ class PluginState {
     this.logLevel = level;
   }
 
-  /** Whether main exports a function named `name` (for the errors of calls). */
-  isFunctionExport(name) {
-    const exports = this.native?.describe().exports ?? [];
-    return exports.some((e) => e.name === name && e.kind === 'function');
-  }
-
   /** Count a run of export `name` that took `ms`. */
   noteRun(name, ms) {
     if (ms < INLINE_BUDGET_MS) this.shortRuns.set(name, Math.min((this.shortRuns.get(name) ?? 0) + 1, INLINE_AFTER));

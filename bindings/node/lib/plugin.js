@@ -66,7 +66,7 @@ class Plugin {
       const state = this.#state;
       if (state.runsInline(funcName, bytes.byteLength)) return this.#callInline(funcName, bytes, hostContext);
       const hc = state.addHostContext(hostContext);
-      const job = { op: 'call', name: funcName, hostContext: hc, map: outputOf, isFunctionExport: (n) => state.isFunctionExport(n) };
+      const job = { op: 'call', name: funcName, hostContext: hc, map: outputOf };
       return submit(state, job, (id) => this.#native.call(id, funcName, bytes, hc));
     } catch (e) {
       return Promise.reject(e);
@@ -112,7 +112,7 @@ class Plugin {
     const hostError = state.takeHostError();
     if (result === null) return null;
     if (result instanceof ArrayBuffer) return new PluginOutput(result);
-    throw toError(result, { op: 'call', name: funcName, isFunctionExport: (n) => state.isFunctionExport(n) }, hostError);
+    throw toError(result, { op: 'call', name: funcName }, hostError);
   }
 
   /** True if main exports `funcName` as a callable plugin function. */

@@ -205,21 +205,21 @@ fn call_untyped(store: &mut Store<PluginState>, name: &str, func: Func) -> wasmt
     let ty = func.ty(&*store);
     if ty.params().len() != 0 {
         return Err(wasmtime::Error::new(Error::new(
-            ErrorKind::FunctionNotFound,
+            ErrorKind::ExportType,
             format!("expected {} arguments, got 0", ty.params().len()),
         )));
     }
     let results = ty.results().len();
     if results > 1 {
         return Err(wasmtime::Error::new(Error::new(
-            ErrorKind::FunctionNotFound,
+            ErrorKind::ExportType,
             format!("Function {name} has {results} results, expected 0 or 1"),
         )));
     }
     let mut out = vec![Val::I32(0); results];
     func.call(&mut *store, &[], &mut out)?;
     Err(wasmtime::Error::new(Error::new(
-        ErrorKind::FunctionNotFound,
+        ErrorKind::ExportType,
         format!(
             "Function {name} returned a {} instead of an i32",
             ty.results().next().map(|t| t.to_string()).unwrap_or_default()
