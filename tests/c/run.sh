@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the C API test program against the built libextism.
+# Builds and runs the C API test program (tests/c/*.c, built as test_capi) against the built
+# libextism.
 #
 # Usage: tests/c/run.sh            (from any directory)
 # Env:   EXTISM_LIB_DIR   directory holding libextism.so (default <repo>/target/release)
@@ -39,10 +40,17 @@ if (( need_fixtures )); then
   "$root/tests/fixtures/pdk/build.sh" "$root/target/fixtures"
 fi
 
+# The test program: main.c runs the sections of the other files; support.c holds the checks and
+# helpers (shared with tests/conformance/runner.c).
+sources=()
+for name in main support api calls create config_vars host_functions compiled limits wasi_http \
+  pdk logging; do
+  sources+=("$here/$name.c")
+done
 # shellcheck disable=SC2086
 "${CC:-cc}" -std=c11 -Wall -Wextra -Werror -pthread ${EXTISM_CFLAGS:-} \
   -I "$root/include" \
-  -o "$out_dir/test_capi" "$here/test_capi.c" \
+  -o "$out_dir/test_capi" "${sources[@]}" \
   -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lextism
 
 "${CXX:-c++}" -fsyntax-only -Wall -Werror -I "$root/include" "$here/double_include.cc"
