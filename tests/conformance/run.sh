@@ -90,8 +90,10 @@ for r in "${runners[@]}"; do
         summary+=("c       not run: libextism.so missing"); status=2; continue
       fi
       lib_dir="$(cd "$lib_dir" && pwd)"
+      # runner.c uses the C test program's helpers (tests/c/support.h, support.c).
       if ! "${CC:-cc}" -std=c11 -O1 -Wall -Wextra -Werror -pthread -I "$root/include" \
-          -o "$out_dir/runner" "$here/runner.c" -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lextism; then
+          -I "$root/tests/c" -o "$out_dir/runner" "$here/runner.c" "$root/tests/c/support.c" \
+          -L "$lib_dir" -Wl,-rpath,"$lib_dir" -lextism; then
         summary+=("c       not run: runner.c did not compile"); status=2; continue
       fi
       run c "$out_dir/runner" --repo "$root" "$here/cases.json"

@@ -10,10 +10,15 @@
  *
  * cases.json is read with the small recursive-descent JSON parser below (RFC 8259 values,
  * \u escapes with surrogate pairs; written for this runner, no third-party code).
+ *
+ * The general helpers (xmalloc, xrealloc, read_file, starts_with, ends_with, base64, sleep_ms)
+ * are the C API test program's, from tests/c/support.h and tests/c/support.c (run.sh compiles
+ * support.c with this file).
  */
 #define _GNU_SOURCE
 
 #include "extism.h"
+#include "support.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,24 +41,6 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                              */
 /* ------------------------------------------------------------------------------------------ */
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) {
-    fprintf(stderr, "runner: out of memory\n");
-    exit(2);
-  }
-  return p;
-}
-
-static void *xrealloc(void *p, size_t n) {
-  p = realloc(p, n ? n : 1);
-  if (!p) {
-    fprintf(stderr, "runner: out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 /* A growable byte buffer (always NUL-terminated). */
 typedef struct {
@@ -101,28 +88,6 @@ static char *buf_take(buf_t *b) {
   b->p = NULL;
   b->len = b->cap = 0;
   return p;
-}
-
-static bool read_file(const char *path, uint8_t **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return false;
-  buf_t b = {0};
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_put(&b, chunk, n);
-  fclose(f);
-  *len = b.len;
-  *out = (uint8_t *)buf_take(&b);
-  return true;
-}
-
-static bool starts_with(const char *s, const char *prefix) {
-  return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-  size_t a = strlen(s), b = strlen(suffix);
-  return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -491,18 +456,6 @@ static bool decode_bytes(const env_t *env, const jval *v, uint8_t **out, size_t 
   return true;
 }
 
-static void base64_into(buf_t *b, const uint8_t *d, size_t n) {
-  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = (uint32_t)d[i] << 16;
-    if (i + 1 < n) v |= (uint32_t)d[i + 1] << 8;
-    if (i + 2 < n) v |= d[i + 2];
-    char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=',
-                 i + 2 < n ? tbl[v & 63] : '='};
-    buf_put(b, q, 4);
-  }
-}
-
 static void json_string_into(buf_t *b, const char *s, size_t len) {
   buf_put(b, "\"", 1);
   for (size_t i = 0; i < len; i++) {
@@ -592,15 +545,17 @@ static bool manifest_json(buf_t *b, const env_t *env, const jval *m, char *why, 
             buf_str(b, "\"path\":");
             json_string_into(b, path, strlen(path));
           } else {
-            uint8_t *data;
             size_t len;
-            if (!read_file(path, &data, &len)) {
+            uint8_t *data = read_file(path, &len);
+            if (!data) {
               snprintf(why, whylen, "cannot read %s", path);
               free(path);
               return false;
             }
             buf_str(b, "\"data\":\"");
-            base64_into(b, data, len);
+            char *b64 = base64(data, len);
+            buf_str(b, b64);
+            free(b64);
             buf_str(b, "\"");
             free(data);
           }
@@ -634,7 +589,8 @@ static bool plugin_source(const env_t *env, const jval *plugin, uint8_t **out, s
   }
   if (jget(plugin, "wat") || jget(plugin, "pdk")) {
     char *path = fixture_path(env, plugin);
-    bool ok = read_file(path, out, len);
+    *out = read_file(path, len);
+    bool ok = *out != NULL;
     if (!ok) snprintf(why, whylen, "cannot read %s", path);
     free(path);
     return ok;
@@ -858,12 +814,6 @@ typedef struct {
   long ms;
   atomic_bool done; /* set by the caller once the call returned */
 } canceller_t;
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 /* Cancels after `ms`, then again every 20 ms until the call returned: a cancel sent before the
  * call started is a no-op (docs/abi.md, Cancel), and a busy machine may start the call late. */
@@ -1160,9 +1110,9 @@ int main(int argc, char **argv) {
     snprintf(default_path, sizeof default_path, "%s/tests/conformance/cases.json", repo);
     cases_path = default_path;
   }
-  uint8_t *text;
   size_t len;
-  if (!read_file(cases_path, &text, &len)) {
+  uint8_t *text = read_file(cases_path, &len);
+  if (!text) {
     fprintf(stderr, "runner: cannot read %s\n", cases_path);
     return 2;
   }
