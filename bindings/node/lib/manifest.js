@@ -1,7 +1,11 @@
 'use strict';
-// ManifestLike + ExtismPluginOptions → the core's manifest JSON (docs/manifest.md)
-// and PluginBuilder settings. Only conversion happens here: shapes are checked
-// so they can be converted, and every rule of behaviour is left to the core.
+// ManifestLike + ExtismPluginOptions → what the native load takes: the core's
+// manifest (JSON, or manifest text as given; docs/manifest.md), the values set
+// beside it in the JS SDK's spelling (a manifest object's camelCase keys, then
+// the options: src/load.rs makes them the core's ManifestOverrides, applied by
+// the core's precedence) and PluginBuilder settings. Only conversion happens
+// here: shapes are checked so they can be converted, and every rule of
+// behaviour is left to the core.
 
 const { fileURLToPath } = require('node:url');
 
@@ -46,17 +50,16 @@ function isModule(x) {
 const NO_MODULE =
   'WebAssembly.Module sources are not supported by the native addon (the runtime compiles the wasm itself): pass the wasm bytes, a path or a URL';
 
-/** A URL (string or `URL`) as a wasm entry: `file:` URLs become paths. */
+/** A `URL` as a wasm entry: a `file:` URL becomes a path. */
 function urlEntry(url) {
-  const text = String(url);
-  if (text.startsWith('file://')) return { path: fileURLToPath(text) };
-  return { url: text };
+  return url.protocol === 'file:' ? { path: fileURLToPath(url) } : { url: url.href };
 }
 
 /** A string source (docs/node.md, createPlugin): JSON, URL or path. */
 function fromString(text) {
   if (text.trimStart().startsWith('{')) return JSON.parse(text);
-  if (/^(https?|file):\/\//.test(text)) return { wasm: [urlEntry(text)] };
+  if (/^https?:\/\//.test(text)) return { wasm: [{ url: text }] };
+  if (text.startsWith('file://')) return { wasm: [{ path: fileURLToPath(text) }] };
   return { wasm: [{ path: text }] };
 }
 
@@ -106,64 +109,23 @@ function checkWasmList(manifest) {
   });
 }
 
-/** One wasm entry in the core's shape. `Response` entries must be read first. */
+/** One wasm entry in the core's shape: bytes as base64, URLs as text, a
+ * `file:` URL (as `path` or as the only form) as a path. The core judges the
+ * rest (one form, the types, no unknown keys). `Response` entries must be read first. */
 function wasmEntry(item, index) {
-  const out = {};
   if ('module' in item) throw new TypeError(NO_MODULE);
-  if ('data' in item) {
-    const data = item.data;
-    if (isBytes(data)) out.data = base64(data);
-    else if (typeof data === 'string') out.data = data; // base64 text, as the core reads it
-    else if (isObject(data)) out.data = data; // let the core judge other shapes
-    else throw new TypeError(`"manifest.wasm[${index}].data" must be a Uint8Array, an ArrayBuffer or base64 text`);
-  } else if ('path' in item) {
-    if (item.path instanceof URL) out.path = fileURLToPath(item.path);
-    else if (typeof item.path === 'string') out.path = item.path;
-    else throw new TypeError(`"manifest.wasm[${index}].path" must be a string`);
-  } else if ('url' in item) {
-    if (typeof item.url !== 'string' && !(item.url instanceof URL)) {
-      throw new TypeError(`"manifest.wasm[${index}].url" must be a string or a URL`);
-    }
-    Object.assign(out, urlEntry(item.url));
-    if (out.url !== undefined) {
-      if (item.headers !== undefined) out.headers = item.headers;
-      if (item.method !== undefined) out.method = item.method;
-    }
+  if ('data' in item && !isBytes(item.data) && typeof item.data !== 'string' && !isObject(item.data)) {
+    throw new TypeError(`"manifest.wasm[${index}].data" must be a Uint8Array, an ArrayBuffer or base64 text`);
   }
-  for (const key of ['name', 'hash']) {
-    if (item[key] === undefined || item[key] === null) continue;
-    if (typeof item[key] !== 'string') throw new TypeError(`"manifest.wasm[${index}].${key}" must be a string`);
-    out[key] = item[key];
+  const out = {};
+  for (const [key, value] of Object.entries(item)) out[key] = isBytes(value) ? base64(value) : value instanceof URL ? String(value) : value;
+  if (item.path instanceof URL) out.path = fileURLToPath(item.path);
+  if (!('path' in item || 'data' in item) && String(item.url).startsWith('file://')) {
+    const { url, headers, method, ...rest } = out;
+    return { ...rest, path: fileURLToPath(url) };
   }
-  // The core decides what an entry may hold (exactly one of data, path and
-  // url; no unknown keys): whatever was not converted above goes to it as is.
-  for (const [key, value] of Object.entries(item)) {
-    if (!(key in out) && !WASM_ENTRY_CONVERTED.has(key)) out[key] = value;
-  }
-  // More than one form: hand them all over, for the core to refuse.
-  const forms = ['data', 'path', 'url'].filter((key) => key in item);
-  if (forms.length > 1) for (const key of forms) out[key] = jsonSafe(item[key]);
   return out;
 }
-
-// Keys wasmEntry converts itself.
-const WASM_ENTRY_CONVERTED = new Set(['data', 'path', 'url', 'headers', 'method', 'name', 'hash', 'response', 'module']);
-
-/** A value for the core's JSON: bytes as base64, URLs as text. */
-function jsonSafe(value) {
-  if (isBytes(value)) return base64(value);
-  if (value instanceof URL) return String(value);
-  return value;
-}
-
-// Manifest keys manifestJson converts itself; any other key goes to the core,
-// which refuses unknown keys (docs/manifest.md, Fields).
-const MANIFEST_CONVERTED = new Set([
-  'wasm', 'memory', 'config', 'allowedHosts', 'allowed_hosts', 'allowedPaths', 'allowed_paths', 'timeoutMs', 'timeout_ms',
-]);
-const MEMORY_CONVERTED = new Set([
-  'maxPages', 'max_pages', 'maxHttpResponseBytes', 'max_http_response_bytes', 'maxVarBytes', 'max_var_bytes',
-]);
 
 async function readResponses(manifest) {
   if (!manifest.wasm.some((item) => 'response' in item)) return manifest;
@@ -179,21 +141,14 @@ async function readResponses(manifest) {
   return { ...manifest, wasm };
 }
 
-/** A count given as a createPlugin option: checked here (a TypeError, as the
- * JS SDK reports bad options). */
-function optionCount(value, what) {
+/** A count (a TypeError otherwise, as the JS SDK reports bad options). */
+function count(value, what) {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'bigint') value = Number(value);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new TypeError(`${what} must be a non-negative number, not ${String(value)}`);
   }
   return Math.ceil(value);
-}
-
-/** A count from the manifest itself: BigInts become numbers, anything else
- * goes to the core as it is, and the core refuses what is not a count. */
-function manifestCount(value) {
-  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 function stringMap(value, what) {
@@ -205,77 +160,52 @@ function stringMap(value, what) {
   return value;
 }
 
-/** `{guest: host}` (the JS SDK's direction) → the core's `{host: guest}`. */
-function invertPaths(guestToHost) {
-  const out = {};
-  for (const [guest, host] of Object.entries(guestToHost)) {
-    if (host in out) {
-      throw new TypeError(`allowedPaths maps both "${out[host]}" and "${guest}" to the host path "${host}"`);
-    }
-    out[host] = guest;
-  }
-  return out;
-}
-
-function first(...values) {
-  // The official precedence: `opts.x || manifest.x || default`.
-  return values.find(Boolean);
-}
-
-/** The core manifest (as JSON) from a manifest object and the options. */
-function manifestJson(manifest, opts) {
-  checkWasmList(manifest);
-  const out = { wasm: manifest.wasm.map(wasmEntry) };
-
-  const fromMemory = isObject(manifest.memory) ? manifest.memory : {};
-  const optMemory = opts.memory === undefined || opts.memory === null ? {} : opts.memory;
-  if (!isObject(optMemory)) throw new TypeError('"memory" must be an object');
-  const memory = {};
-  for (const [camel, snake] of [
-    ['maxPages', 'max_pages'],
-    ['maxHttpResponseBytes', 'max_http_response_bytes'],
-    ['maxVarBytes', 'max_var_bytes'],
-  ]) {
-    const n = optionCount(optMemory[camel], `memory.${camel}`) ?? manifestCount(fromMemory[camel] ?? fromMemory[snake]);
-    if (n !== undefined && n !== null) memory[snake] = n;
-  }
-  for (const [key, value] of Object.entries(fromMemory)) {
-    if (!MEMORY_CONVERTED.has(key)) memory[key] = value;
-  }
-  if (Object.keys(memory).length) out.memory = memory;
-
-  const config = stringMap(first(opts.config, manifest.config), 'config');
-  if (config) out.config = config;
-
-  const hosts = allowedHosts(manifest, opts);
-  if (hosts !== undefined) out.allowed_hosts = hosts;
-
-  // camelCase `allowedPaths` is the JS SDK's guest → host map; snake_case
-  // `allowed_paths` in a manifest is the core's host → guest map.
-  const guestToHost = stringMap(first(opts.allowedPaths, manifest.allowedPaths), 'allowedPaths');
-  if (guestToHost) out.allowed_paths = invertPaths(guestToHost);
-  else {
-    const hostToGuest = stringMap(manifest.allowed_paths, 'allowed_paths');
-    if (hostToGuest) out.allowed_paths = hostToGuest;
-  }
-
-  // Unlike the official SDK, the manifest's own timeout applies too (docs/compatibility.md, Node).
-  const timeout = optionCount(opts.timeoutMs, 'timeoutMs') ?? manifestCount(manifest.timeoutMs ?? manifest.timeout_ms);
-  if (timeout !== undefined && timeout !== null) out.timeout_ms = timeout;
-
-  for (const [key, value] of Object.entries(manifest)) {
-    if (!MANIFEST_CONVERTED.has(key)) out[key] = value;
-  }
-  return JSON.stringify(out);
-}
-
-/** The hosts a plugin may reach: the option, else the manifest's (either spelling). */
-function allowedHosts(manifest, opts) {
-  const hosts = first(opts.allowedHosts, manifest.allowedHosts, manifest.allowed_hosts);
+/** Manifest values in the JS SDK's spelling (the options, or a manifest
+ * object's camelCase keys) as src/load.rs's JsOverrides. */
+function overrides(values) {
+  const memory = values.memory ?? {};
+  if (!isObject(memory)) throw new TypeError('"memory" must be an object');
+  const hosts = values.allowedHosts ?? undefined;
   if (hosts !== undefined && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string'))) {
     throw new TypeError('allowedHosts must be an array of strings');
   }
-  return hosts;
+  const paths = stringMap(values.allowedPaths, 'allowedPaths');
+  return {
+    config: stringMap(values.config, 'config'),
+    allowedHosts: hosts,
+    allowedPaths: paths && Object.entries(paths), // {guest: host}, in order
+    timeoutMs: count(values.timeoutMs, 'timeoutMs'),
+    maxPages: count(memory.maxPages, 'memory.maxPages'),
+    maxHttpResponseBytes: count(memory.maxHttpResponseBytes, 'memory.maxHttpResponseBytes'),
+    maxVarBytes: count(memory.maxVarBytes, 'memory.maxVarBytes'),
+  };
+}
+
+// A manifest object's keys in the JS SDK's spelling: each means what the
+// option of that name means (`allowedPaths` is {guest: host}), and goes to the
+// core beside the manifest, with the options (see `overrides`).
+const CAMEL_KEYS = new Set(['allowedHosts', 'allowedPaths', 'timeoutMs']);
+const CAMEL_MEMORY_KEYS = new Set(['maxPages', 'maxHttpResponseBytes', 'maxVarBytes']);
+
+/** BigInts in the manifest as JSON numbers. */
+const bigintsAsNumbers = (key, value) => (typeof value === 'bigint' ? Number(value) : value);
+
+/** A manifest object as the core's manifest JSON and its camelCase keys'
+ * overrides; every other key goes to the core, which refuses unknown keys. */
+function manifestJson(manifest) {
+  checkWasmList(manifest);
+  const core = {};
+  const camel = {};
+  for (const [key, value] of Object.entries(manifest)) {
+    if (key === 'wasm') core.wasm = value.map(wasmEntry);
+    else if (CAMEL_KEYS.has(key)) camel[key] = value;
+    else if (key === 'memory' && isObject(value)) {
+      core.memory = {};
+      camel.memory = {};
+      for (const [k, v] of Object.entries(value)) (CAMEL_MEMORY_KEYS.has(k) ? camel.memory : core.memory)[k] = v;
+    } else core[key] = value;
+  }
+  return { json: JSON.stringify(core, bigintsAsNumbers), overrides: overrides(camel) };
 }
 
 /** The host functions of `opts.functions`, flattened in a fixed order. */
@@ -308,15 +238,16 @@ function checkOptions(opts) {
   return opts;
 }
 
-/** Everything the native side needs, from a manifest object. */
+/** Everything the native side needs, from a manifest object or manifest text. */
 function settings(manifest, opts) {
   const logLevel = checkLogLevel(opts.logLevel ?? 'silent');
   const fetch = customFetch(opts.fetch);
   const functions = hostFunctions(opts.functions);
   const logger = opts.logger ?? console;
   if (!isObject(logger) && typeof logger !== 'function') throw new TypeError('"logger" must be an object with log methods');
+  const core = typeof manifest === 'string' ? { json: manifest, overrides: null } : manifestJson(manifest);
   return {
-    json: manifestJson(manifest, opts),
+    manifest: core.json,
     functions,
     logger,
     logLevel,
@@ -324,13 +255,11 @@ function settings(manifest, opts) {
     hostModules: hostModules(functions, Boolean(opts.useWasi)),
     // Short calls may run on the JS thread (docs/node.md, Where calls run)
     // unless the plugin could wait there for this process: on an `async` host
-    // function, a JS fetch or HTTP at all; or the caller asked for a worker.
-    inlineCalls:
-      !opts.runInWorker &&
-      fetch === null &&
-      !(allowedHosts(manifest, opts)?.length > 0) &&
-      !functions.some(({ fn }) => fn.constructor?.name === 'AsyncFunction'),
+    // function, a JS fetch or HTTP at all (known once loaded: lib/plugin.js);
+    // or the caller asked for a worker.
+    inlineCalls: !opts.runInWorker && fetch === null && !functions.some(({ fn }) => fn.constructor?.name === 'AsyncFunction'),
     load: {
+      overrides: core.overrides ? [core.overrides, overrides(opts)] : [overrides(opts)],
       wasi: Boolean(opts.useWasi),
       wasiOutput: opts.enableWasiOutput === undefined ? undefined : Boolean(opts.enableWasiOutput),
       fuelLimit: fuelLimit(opts.fuelLimit),

@@ -210,13 +210,13 @@ async function createPlugin(manifest, opts = {}) {
   const nativePlugin = newNative(state);
   try {
     await submit(state, { op: 'load', hostModules: prepared.hostModules }, (id) =>
-      nativePlugin.load(id, prepared.json, prepared.load),
+      nativePlugin.load(id, prepared.manifest, prepared.load),
     );
   } catch (e) {
     nativePlugin.closeSync(); // ends the plugin thread now rather than at GC
     throw e;
   }
-  return new Plugin(TOKEN, nativePlugin, state);
+  return loaded(nativePlugin, state);
 }
 
 /**
@@ -227,9 +227,16 @@ function createPluginSync(manifest, opts = {}) {
   const prepared = prepareSync(manifest, opts);
   const state = new PluginState(prepared);
   const nativePlugin = newNative(state);
-  const outcome = inSync(state, () => nativePlugin.loadSync(prepared.json, prepared.load));
+  const outcome = inSync(state, () => nativePlugin.loadSync(prepared.manifest, prepared.load));
   const hostError = state.takeHostError();
   if (!outcome.ok) throw toError(outcome, { op: 'load', hostModules: prepared.hostModules }, hostError);
+  return loaded(nativePlugin, state);
+}
+
+/** The Plugin of a loaded native plugin. One that may make HTTP requests
+ * could wait on this process, so its calls never run on the JS thread. */
+function loaded(nativePlugin, state) {
+  if (nativePlugin.allowsHttp()) state.inlineCalls = false;
   return new Plugin(TOKEN, nativePlugin, state);
 }
 

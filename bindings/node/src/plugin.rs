@@ -155,6 +155,13 @@ impl JsPlugin {
         Ok(fuel.map(BigInt::from))
     }
 
+    /// Whether the loaded plugin may make HTTP requests (its manifest, with
+    /// the options applied, allows some host).
+    #[napi]
+    pub fn allows_http(&self) -> bool {
+        self.state.allows_http()
+    }
+
     #[napi]
     pub fn is_active(&self) -> bool {
         self.state.is_active()

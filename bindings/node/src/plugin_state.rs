@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use extism_core::log::{LogLevel, LogSink};
+use extism_core::overrides::Precedence;
 use extism_core::{CancelHandle, Function, Manifest, ModuleDescription, PluginBuilder, SharedPlugin, ValType};
 
 use crate::error::ErrorInfo;
@@ -32,6 +33,8 @@ pub(crate) struct PluginState {
     active: AtomicBool,
     /// The plugin's log sink (clones share its level: `setLogLevel` changes it).
     log: Mutex<Option<LogSink>>,
+    /// Whether the loaded manifest lets the plugin make HTTP requests.
+    allows_http: AtomicBool,
 }
 
 impl PluginState {
@@ -44,6 +47,7 @@ impl PluginState {
             result_types: Mutex::new(Vec::new()),
             active: AtomicBool::new(false),
             log: Mutex::new(None),
+            allows_http: AtomicBool::new(false),
         }
     }
 
@@ -53,9 +57,15 @@ impl PluginState {
             .ok_or_else(|| ErrorInfo::other("plugin is closed"))
     }
 
-    /// Compile and instantiate the plugin of `manifest` (the `load` job).
+    /// Compile and instantiate the plugin of `manifest` (JSON or TOML text)
+    /// with the overrides of `settings` (the `load` job).
     pub(crate) fn load(&self, manifest: &str, settings: &LoadSettings) -> Result<(), ErrorInfo> {
-        let manifest = Manifest::parse(manifest)?;
+        let mut manifest = Manifest::parse(manifest)?;
+        for overrides in &settings.overrides {
+            manifest.apply(overrides.to_core()?, Precedence::Replace);
+        }
+        let allows_http = manifest.allowed_hosts.as_ref().is_some_and(|hosts| !hosts.is_empty());
+        self.allows_http.store(allows_http, Ordering::SeqCst);
         // JS host functions declare no types: each takes the type of the
         // import it satisfies (the core leaves out one that nothing imports).
         let functions = settings.functions.iter().enumerate().map(|(index, (namespace, name))| {
@@ -168,6 +178,11 @@ impl PluginState {
         };
         let fuel = plugin.lock().map_err(|e| e.message().to_string())?.fuel_consumed();
         Ok(fuel)
+    }
+
+    /// Whether the loaded manifest has any allowed host.
+    pub(crate) fn allows_http(&self) -> bool {
+        self.allows_http.load(Ordering::SeqCst)
     }
 
     pub(crate) fn is_active(&self) -> bool {

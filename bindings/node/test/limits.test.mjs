@@ -91,6 +91,29 @@ test('fuel: a budget per call, BigInt or number', async () => {
   assert.deepEqual((await plenty.call('count_vowels', 'aeiou')).json(), { count: 5 });
 });
 
+test('a manifest with both spellings: the camelCase value wins, an option wins over both', async () => {
+  const loop = (fields, opts) => createPlugin({ wasm: [{ path: wat('limits') }], ...fields }, opts);
+  for (const p of [
+    await loop({ timeout_ms: 60_000, timeoutMs: 100 }),
+    await loop({ timeout_ms: 60_000, timeoutMs: 60_000n }, { timeoutMs: 100 }),
+    await loop({ timeout_ms: 100n }),
+  ]) {
+    const started = Date.now();
+    await assert.rejects(p.call('infinite_loop'), { code: 'EXTISM_TIMEOUT' });
+    assert.ok(Date.now() - started < 10_000);
+  }
+  const vars = (memory, opts) => createPlugin({ wasm: [{ path: wat('vars_config') }], memory }, opts);
+  const disabled = { message: 'Vars are disabled by this host' };
+  assert.equal(await (await vars({ max_var_bytes: 0, maxVarBytes: 1000 })).call('set_var', 'x'), null);
+  await assert.rejects((await vars({ max_var_bytes: 1000, maxVarBytes: 1000 }, { memory: { maxVarBytes: 0 } })).call('set_var', 'x'), disabled);
+  await assert.rejects((await vars({ max_var_bytes: 1000, maxVarBytes: 0 })).call('set_var', 'x'), disabled);
+  // A camelCase value is read as the option of that name is.
+  await assert.rejects(loop({ timeoutMs: -1 }), { name: 'TypeError', message: 'timeoutMs must be a non-negative number, not -1' });
+  await assert.rejects(vars({ maxVarBytes: 'x' }), { name: 'TypeError', message: /memory.maxVarBytes/ });
+  // Snake_case values are the core's to judge.
+  await assert.rejects(loop({ timeout_ms: -1 }), { message: 'Unknown manifest format', code: 'EXTISM_MANIFEST' });
+});
+
 test('memory: maxPages from the option or the manifest', async () => {
   for (const [source, opts] of [
     [wat('limits'), { memory: { maxPages: 4 } }],

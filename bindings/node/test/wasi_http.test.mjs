@@ -31,12 +31,23 @@ test('allowedPaths maps guest paths to host paths', async (t) => {
   assert.equal((await core.call('preopen')).text(), '/core');
   const camel = await createPlugin({ wasm: [{ path: wat('wasi') }], allowedPaths: { '/camel': dir } }, { useWasi: true });
   assert.equal((await camel.call('preopen')).text(), '/camel');
+  // Both spellings: camelCase wins, and the option over both.
+  const both = { wasm: [{ path: wat('wasi') }], allowed_paths: { [dir]: '/core' }, allowedPaths: { '/camel': dir } };
+  assert.equal((await (await createPlugin(both, { useWasi: true })).call('preopen')).text(), '/camel');
+  const option = await createPlugin(both, { useWasi: true, allowedPaths: { '/option': dir } });
+  assert.equal((await option.call('preopen')).text(), '/option');
   const bare = await createPlugin(wat('wasi'), { useWasi: true });
   await assert.rejects(bare.call('preopen'), { code: 'EXTISM_TRAP' });
   await assert.rejects(createPlugin(wat('wasi'), { useWasi: true, allowedPaths: { '/x': path.join(dir, 'missing') } }), /No such file or directory/);
+  // The core's check (the manifest can map a host path once), as a TypeError.
   assert.throws(() => createPluginSync(wat('wasi'), { allowedPaths: { '/a': dir, '/b': dir } }), {
     name: 'TypeError',
-    message: /maps both/,
+    message: `allowedPaths maps both "/a" and "/b" to the host path "${dir}"`,
+    code: 'EXTISM_INVALID_ARGUMENT',
+  });
+  await assert.rejects(createPlugin({ wasm: [{ path: wat('wasi') }], allowedPaths: { '/b': dir, '/a': dir } }), {
+    name: 'TypeError',
+    message: `allowedPaths maps both "/b" and "/a" to the host path "${dir}"`,
   });
 });
 
