@@ -9,7 +9,9 @@
 
 const { fileURLToPath } = require('node:url');
 
-const LOG_LEVELS = require('./native.js').logLevelNames();
+const native = require('./native.js');
+
+const LOG_LEVELS = native.logLevelNames();
 
 /** A log level option, checked (a TypeError, as the JS SDK reports bad options). */
 function checkLogLevel(level) {
@@ -55,12 +57,22 @@ function urlEntry(url) {
   return url.protocol === 'file:' ? { path: fileURLToPath(url) } : { url: url.href };
 }
 
-/** A string source (docs/node.md, createPlugin): JSON, URL or path. */
+/** A string source (docs/node.md, createPlugin), as the core classifies it.
+ * JSON is parsed here (a SyntaxError, as the JS SDK); other manifest text
+ * (TOML) stays a string, for the core to read. */
 function fromString(text) {
-  if (text.trimStart().startsWith('{')) return JSON.parse(text);
-  if (/^https?:\/\//.test(text)) return { wasm: [{ url: text }] };
-  if (text.startsWith('file://')) return { wasm: [{ path: fileURLToPath(text) }] };
-  return { wasm: [{ path: text }] };
+  switch (native.classifySource(text)) {
+    case 'wat':
+      return { wasm: [{ data: Buffer.from(text) }] };
+    case 'manifest':
+      return text.trimStart().startsWith('{') ? JSON.parse(text) : text;
+    case 'url':
+      return { wasm: [{ url: text }] };
+    case 'file_url':
+      return { wasm: [{ path: fileURLToPath(text) }] };
+    default:
+      return { wasm: [{ path: text }] };
+  }
 }
 
 /** The source as a manifest object; `Response`s are read (async only). */

@@ -142,6 +142,13 @@ pub fn log_level_names() -> Vec<String> {
         .collect()
 }
 
+/// What a string given as a source names, by the core's
+/// `source::classify_text`: `wat`, `manifest`, `url`, `file_url` or `path`.
+#[napi]
+pub fn classify_source(text: String) -> &'static str {
+    extism_core::source::classify_text(&text).as_str()
+}
+
 /// This runtime's version (the core's `VERSION`).
 #[napi]
 pub fn version() -> String {

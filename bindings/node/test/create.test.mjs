@@ -46,6 +46,29 @@ test('a JSON string, a path string, a file URL string and a URL', async () => {
   }
 });
 
+test('a string is what the core classifies it as: WAT, TOML manifest text, URL or path', async () => {
+  // WAT text (a comment first, or `(module`) is the module itself.
+  for (const source of [watText('echo'), '(module (func (export "run")))']) {
+    const p = await createPlugin(source);
+    assert.equal(await p.functionExists(source.startsWith('(module') ? 'run' : 'echo'), true);
+    assert.equal(createPluginSync(source).functionExistsSync('echo'), !source.startsWith('(module'));
+  }
+  assert.equal(await echo(await createPlugin(watText('echo'))), 'hi');
+  // TOML manifest text goes to the core as it is; options still take precedence.
+  const toml = `timeout_ms = 5000\n[[wasm]]\npath = ${JSON.stringify(wat('vars_config'))}\n[config]\nkey = "toml"\n`;
+  const configOf = async (p) => (await p.call('config', 'key')).text();
+  assert.equal(await configOf(await createPlugin(toml)), 'toml');
+  assert.equal(await configOf(await createPlugin(toml, { config: { key: 'option' } })), 'option');
+  assert.equal(createPluginSync(toml).callSync('config', 'key').text(), 'toml');
+  // A URL string is fetched (here: nothing listens on port 9), a path read.
+  await assert.rejects(createPlugin('http://127.0.0.1:9/plugin.wasm'), { code: 'EXTISM_MANIFEST' });
+  assert.throws(() => createPluginSync('relative/missing.wasm'), {
+    message: 'Unable to load Wasm file "relative/missing.wasm": entity not found',
+  });
+  // JSON that does not parse is the JS SDK's SyntaxError.
+  await assert.rejects(createPlugin('{"wasm": ['), SyntaxError);
+});
+
 test('bytes directly: ArrayBuffer, Uint8Array, Buffer (wasm binary or WAT text)', async () => {
   const wasm = readFileSync(pdk('echo'));
   const sources = [new Uint8Array(wasm).buffer, new Uint8Array(wasm), wasm, Buffer.from(watText('echo'))];

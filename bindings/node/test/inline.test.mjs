@@ -49,6 +49,21 @@ test('plugins that could wait on this process never run calls on the JS thread',
     assert.equal(await callsUntilInline(p, lines, 30), null, what);
     await p.close();
   }
+  // Allowed hosts are those of the manifest the core made: its own (either
+  // spelling, JSON or TOML) unless an option replaces them.
+  const toml = `allowed_hosts = ["127.0.0.1"]\n[[wasm]]\npath = ${JSON.stringify(wat('log'))}\n`;
+  for (const [source, extra, inline] of [
+    [{ wasm: [{ path: wat('log') }], allowed_hosts: ['127.0.0.1'] }, {}, false],
+    [{ wasm: [{ path: wat('log') }], allowedHosts: ['127.0.0.1'] }, {}, false],
+    [toml, {}, false],
+    [{ wasm: [{ path: wat('log') }], allowed_hosts: ['127.0.0.1'] }, { allowedHosts: [] }, true],
+    [toml, { allowedHosts: [] }, true],
+  ]) {
+    const p = await createPlugin(source, { ...opts, ...extra });
+    const n = await callsUntilInline(p, lines, 1000);
+    assert.equal(n !== null, inline, `${JSON.stringify(source)} ${JSON.stringify(extra)}`);
+    await p.close();
+  }
 });
 
 test('plain host functions run inline; one that returns a Promise there fails that call once', async () => {
