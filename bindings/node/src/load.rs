@@ -98,17 +98,15 @@ pub(crate) struct LoadSettings {
 
 impl LoadSettings {
     pub(crate) fn from_js(o: JsLoadOptions) -> napi::Result<LoadSettings> {
-        let fuel_limit = match o.fuel_limit {
+        // `lib/manifest.js` checks fuelLimit (a TypeError, as for other
+        // options) and passes a BigInt from 0 to 2^64-1.
+        let fuel_limit = match o.fuel_limit.map(|b| b.get_u64()) {
             None => None,
-            Some(b) => {
-                let (negative, value, lossless) = b.get_u64();
-                if negative || !lossless {
-                    return Err(napi::Error::new(
-                        napi::Status::InvalidArg,
-                        "fuelLimit must be an integer from 0 to 2^64-1",
-                    ));
-                }
-                Some(value)
+            Some((false, value, true)) => Some(value),
+            Some(_) => {
+                return Err(napi::Error::from_reason(
+                    "fuelLimit: expected a u64 from lib/manifest.js",
+                ))
             }
         };
         let log = match o.log_level.as_deref() {
