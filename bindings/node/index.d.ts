@@ -192,9 +192,10 @@ export interface Manifest extends ManifestOptions {
 }
 
 /**
- * What a plugin can be created from: a manifest object, a JSON string, a URL
- * string (`http://`, `https://`, `file://`) or `URL`, a path string, a fetch
- * `Response`, or wasm bytes (binary or WAT).
+ * What a plugin can be created from: a manifest object, a string (WAT text, a
+ * JSON or TOML manifest, an `http://`, `https://` or `file://` URL, or a path,
+ * as the runtime classifies it), a `URL`, a fetch `Response`, or wasm bytes
+ * (binary or WAT).
  */
 export type ManifestLike = Manifest | Response | ArrayBuffer | ArrayBufferView | string | URL;
 
