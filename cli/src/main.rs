@@ -13,8 +13,8 @@ use std::time::Instant;
 use clap::error::ErrorKind as ClapErrorKind;
 use clap::{Args, Parser, Subcommand};
 use extism_core::manifest::{LoadOptions, MemoryOptions};
-use extism_core::source::{classify, Source};
 use extism_core::overrides::{path_mapping, ManifestOverrides, Precedence};
+use extism_core::source::{classify, Source};
 use extism_core::{host_allowed, Manifest, PluginBuilder, WasiOutput, Wasm};
 
 #[derive(Parser)]

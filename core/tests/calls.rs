@@ -36,17 +36,26 @@ fn wrong_export_types_fail_cleanly() {
     let r = p.call_with_context("with_param", b"", None);
     assert_eq!(r.rc, RC_ERROR);
     let e = r.error.unwrap();
-    assert_eq!((e.kind(), e.message()), (ErrorKind::ExportType, "expected 1 arguments, got 0"));
+    assert_eq!(
+        (e.kind(), e.message()),
+        (ErrorKind::ExportType, "expected 1 arguments, got 0")
+    );
     let r = p.call_with_context("two_results", b"", None);
     assert_eq!(r.rc, RC_ERROR);
     let e = r.error.unwrap();
     assert_eq!(
         (e.kind(), e.message()),
-        (ErrorKind::ExportType, "Function two_results has 2 results, expected 0 or 1")
+        (
+            ErrorKind::ExportType,
+            "Function two_results has 2 results, expected 0 or 1"
+        )
     );
     // An export that is not a function is not found, as a missing one.
     let e = p.call_with_context("memory", b"", None).error.unwrap();
-    assert_eq!((e.kind(), e.message()), (ErrorKind::FunctionNotFound, "Function not found: memory"));
+    assert_eq!(
+        (e.kind(), e.message()),
+        (ErrorKind::FunctionNotFound, "Function not found: memory")
+    );
     assert_eq!(p.call("echo", b"still fine").unwrap(), b"still fine");
 }
 

@@ -24,6 +24,13 @@ fn extism_version() -> &'static str {
     extism_core::VERSION
 }
 
+/// What a string given as a plugin source names: ``wat``, ``manifest``,
+/// ``url``, ``file_url`` or ``path`` (the core's classification).
+#[pyfunction]
+fn classify_source(text: &str) -> &'static str {
+    extism_core::source::classify_text(text).as_str()
+}
+
 /// The native part of the ``extism`` package; import ``extism`` instead.
 #[pymodule]
 fn _extism(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -40,6 +47,7 @@ fn _extism(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<function::PyFunction>()?;
     m.add_class::<current_plugin::PyCurrentPlugin>()?;
     m.add_function(wrap_pyfunction!(extism_version, m)?)?;
+    m.add_function(wrap_pyfunction!(classify_source, m)?)?;
     m.add_function(wrap_pyfunction!(log::set_log_file, m)?)?;
     m.add_function(wrap_pyfunction!(log::set_log_buffer, m)?)?;
     m.add_function(wrap_pyfunction!(log::drain_logs, m)?)?;

@@ -99,7 +99,8 @@ def test_extism_version():
 
 def _public(module):
     for name, obj in vars(module).items():
-        if name.startswith("_") or getattr(obj, "__module__", None) not in (module.__name__, "extism"):
+        # Defined in this package (its private modules included), not imported from elsewhere.
+        if name.startswith("_") or not str(getattr(obj, "__module__", None)).startswith("extism"):
             continue
         yield name, obj
 

@@ -114,6 +114,17 @@ def test_missing_wasm_file():
         extism.Plugin({"wasm": [{"path": "nope.wasm"}]}, functions=[])
 
 
+def test_string_sources_are_classified_by_the_core():
+    path = str(pathlib.Path(wat("count_vowels")).resolve())
+    # A missing file is reported as one (not as unreadable manifest text).
+    with pytest.raises(extism.Error, match='Unable to load Wasm file "nope.wasm"'):
+        extism.Plugin("nope.wasm", functions=[])
+    # A file: URL names a path; TOML manifest text is a manifest.
+    for source in (pathlib.Path(path).as_uri(), f'[[wasm]]\npath = "{path}"\n', path):
+        with extism.Plugin(source, functions=[]) as plugin:
+            assert count(plugin, "aaa") == 3, source
+
+
 def test_invalid_wat():
     with pytest.raises(extism.Error, match="^Unable to compile Extism plugin: "):
         extism.Plugin("(module (func", functions=[])

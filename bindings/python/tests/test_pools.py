@@ -259,7 +259,7 @@ def test_cancel_while_waiting_for_a_pool_instance_gives_it_back():
 def test_a_host_function_declared_async_that_returns_no_awaitable(monkeypatch):
     # A function counted as async (as functools.wraps or markcoroutinefunction
     # can make a plain one) that returns a plain value: a clear error.
-    monkeypatch.setattr(extism.extism, "_is_async", lambda f: True)
+    monkeypatch.setattr(extism._host_functions, "_is_async", lambda f: True)
 
     @extism.host_fn(name="hello_world")
     def hello_world(name: str) -> str:

@@ -12,6 +12,7 @@ __all__ = [
     "Function",
     "CurrentPlugin",
     "extism_version",
+    "classify_source",
     "set_log_file",
     "set_log_buffer",
     "drain_logs",
@@ -153,6 +154,9 @@ class CurrentPlugin:
 
 def extism_version() -> str:
     """This runtime's version."""
+
+def classify_source(text: str) -> str:
+    """What a string given as a plugin source names: ``wat``, ``manifest``, ``url``, ``file_url`` or ``path``."""
 
 def set_log_file(file: str, level: Optional[str] = None) -> None:
     """Send plugin log messages to ``file``."""

@@ -9,6 +9,8 @@ import json
 import os
 from base64 import b64encode
 from typing import Any, Callable, List, Optional, Union
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 from uuid import UUID
 
 from . import _extism
@@ -26,10 +28,19 @@ class _Base64Encoder(json.JSONEncoder):
 
 
 def _wasm(plugin: Any) -> Any:
-    if isinstance(plugin, str) and os.path.exists(plugin):
-        with open(plugin, "rb") as f:
-            return f.read()
     if isinstance(plugin, str):
+        # The core says what the string names; as in the official SDK, a
+        # file's bytes are read here and classified by the core in turn.
+        kind = _extism.classify_source(plugin)
+        if kind == "path" and os.path.isfile(plugin):
+            with open(plugin, "rb") as f:
+                return f.read()
+        if kind == "path":
+            return json.dumps({"wasm": [{"path": plugin}]}).encode()
+        if kind == "file_url":
+            return json.dumps({"wasm": [{"path": url2pathname(urlparse(plugin).path)}]}).encode()
+        if kind == "url":
+            return json.dumps({"wasm": [{"url": plugin}]}).encode()
         return plugin.encode()
     if isinstance(plugin, dict):
         return json.dumps(plugin, cls=_Base64Encoder).encode()
