@@ -16,6 +16,15 @@ pub struct ExtismCompiledPlugin {
     pub(crate) compiled: CompiledPlugin,
 }
 
+impl ExtismCompiledPlugin {
+    fn new(compiled: CompiledPlugin) -> *mut ExtismCompiledPlugin {
+        Box::into_raw(Box::new(ExtismCompiledPlugin {
+            tag: ExtismCompiledPlugin::TAG,
+            compiled,
+        }))
+    }
+}
+
 impl Tagged for ExtismCompiledPlugin {
     const TAG: u64 = u64::from_le_bytes(*b"xtsmCmpl");
     fn tag(&self) -> u64 {
@@ -23,7 +32,9 @@ impl Tagged for ExtismCompiledPlugin {
     }
 }
 
-/// Classify `wasm` (wasm, WAT, or a JSON/TOML manifest) and compile it.
+/// Classify `wasm` (wasm, WAT, or a JSON/TOML manifest) and compile it: the
+/// work every constructor that takes wasm shares (the plugin ones then
+/// instantiate the result).
 pub(crate) unsafe fn compile(
     wasm: *const u8,
     wasm_size: ExtismSize,
@@ -43,24 +54,6 @@ pub(crate) unsafe fn compile(
         .map_err(|e| format!("{COMPILE_ERROR_PREFIX}{e}"))
 }
 
-unsafe fn new_compiled(
-    wasm: *const u8,
-    wasm_size: ExtismSize,
-    functions: *mut *const ExtismFunction,
-    n_functions: ExtismSize,
-    with_wasi: bool,
-    fuel_limit: Option<u64>,
-    errmsg: *mut *mut c_char,
-) -> *mut ExtismCompiledPlugin {
-    let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit).map(|compiled| {
-        Box::into_raw(Box::new(ExtismCompiledPlugin {
-            tag: ExtismCompiledPlugin::TAG,
-            compiled,
-        }))
-    });
-    created(result, errmsg)
-}
-
 /// Compile a plugin without creating an instance. `functions` (an array of
 /// `n_functions` pointers, or NULL) are taken by this call. Returns NULL on
 /// failure and, if `errmsg` is not NULL, sets it to a message to free with
@@ -75,7 +68,8 @@ pub unsafe extern "C" fn extism_compiled_plugin_new(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
     guard(std::ptr::null_mut(), || {
-        new_compiled(wasm, wasm_size, functions, n_functions, with_wasi, None, errmsg)
+        let compiled = compile(wasm, wasm_size, functions, n_functions, with_wasi, None);
+        created(compiled.map(ExtismCompiledPlugin::new), errmsg)
     })
 }
 
@@ -92,15 +86,8 @@ pub unsafe extern "C" fn extism_compiled_plugin_new_with_fuel_limit(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismCompiledPlugin {
     guard(std::ptr::null_mut(), || {
-        new_compiled(
-            wasm,
-            wasm_size,
-            functions,
-            n_functions,
-            with_wasi,
-            Some(fuel_limit),
-            errmsg,
-        )
+        let compiled = compile(wasm, wasm_size, functions, n_functions, with_wasi, Some(fuel_limit));
+        created(compiled.map(ExtismCompiledPlugin::new), errmsg)
     })
 }
 

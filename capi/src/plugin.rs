@@ -1,9 +1,12 @@
 //! Plugins: create, call, read output and errors, cancel, free.
 
+use std::borrow::Borrow;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Mutex;
 
-use extism_core::{CancelHandle, Plugin, SharedPlugin, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, RC_ERROR};
+use extism_core::{
+    CancelHandle, CompiledPlugin, Plugin, SharedPlugin, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, RC_ERROR,
+};
 
 use crate::compiled::{compile, ExtismCompiledPlugin};
 use crate::current_plugin::HostContext;
@@ -63,29 +66,26 @@ impl ExtismPlugin {
     }
 
     /// Keep `text` as the error `extism_plugin_error` shows, and return
-    /// `value`: what an export does when its work panicked, so that the error
-    /// of an earlier call is not mistaken for this one's.
+    /// `value`: what an export does when its work fails before it reaches
+    /// the plugin (or panics), so that the error of an earlier call is not
+    /// mistaken for this one's.
     fn failed<T>(&self, text: &str, value: T) -> T {
         self.set_error(Some(text));
         value
     }
 }
 
-// The arguments are those of the C constructors it serves.
-#[allow(clippy::too_many_arguments)]
-unsafe fn new_plugin(
-    wasm: *const u8,
-    wasm_size: ExtismSize,
-    functions: *mut *const ExtismFunction,
-    n_functions: ExtismSize,
-    with_wasi: bool,
-    fuel_limit: Option<u64>,
+/// What a plugin constructor returns: a plugin instantiated from `compiled`,
+/// or NULL with the error in `errmsg`. Instantiation errors begin with
+/// `create_prefix`: `extism_plugin_new` says "compile" for them too, as the
+/// official library does, where the other constructors say "create".
+unsafe fn instantiate(
+    compiled: Result<impl Borrow<CompiledPlugin>, String>,
     create_prefix: &str,
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
-    let result = compile(wasm, wasm_size, functions, n_functions, with_wasi, fuel_limit)
-        .and_then(|compiled| compiled.instantiate().map_err(|e| format!("{create_prefix}{e}")));
-    created(result.map(ExtismPlugin::new), errmsg)
+    let plugin = compiled.and_then(|c| c.borrow().instantiate().map_err(|e| format!("{create_prefix}{e}")));
+    created(plugin.map(ExtismPlugin::new), errmsg)
 }
 
 /// Create a plugin from `wasm` (a wasm binary, WAT, or a JSON/TOML manifest)
@@ -103,16 +103,8 @@ pub unsafe extern "C" fn extism_plugin_new(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
     guard(std::ptr::null_mut(), || {
-        new_plugin(
-            wasm,
-            wasm_size,
-            functions,
-            n_functions,
-            with_wasi,
-            None,
-            COMPILE_ERROR_PREFIX,
-            errmsg,
-        )
+        let compiled = compile(wasm, wasm_size, functions, n_functions, with_wasi, None);
+        instantiate(compiled, COMPILE_ERROR_PREFIX, errmsg)
     })
 }
 
@@ -129,16 +121,8 @@ pub unsafe extern "C" fn extism_plugin_new_with_fuel_limit(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
     guard(std::ptr::null_mut(), || {
-        new_plugin(
-            wasm,
-            wasm_size,
-            functions,
-            n_functions,
-            with_wasi,
-            Some(fuel_limit),
-            CREATE_ERROR_PREFIX,
-            errmsg,
-        )
+        let compiled = compile(wasm, wasm_size, functions, n_functions, with_wasi, Some(fuel_limit));
+        instantiate(compiled, CREATE_ERROR_PREFIX, errmsg)
     })
 }
 
@@ -151,14 +135,10 @@ pub unsafe extern "C" fn extism_plugin_new_from_compiled(
     errmsg: *mut *mut c_char,
 ) -> *mut ExtismPlugin {
     guard(std::ptr::null_mut(), || {
-        let result = match live(compiled) {
-            Some(compiled) => compiled
-                .compiled
-                .instantiate()
-                .map_err(|e| format!("{CREATE_ERROR_PREFIX}{e}")),
-            None => Err(format!("{CREATE_ERROR_PREFIX}compiled plugin is NULL")),
-        };
-        created(result.map(ExtismPlugin::new), errmsg)
+        let compiled = live(compiled)
+            .map(|c| &c.compiled)
+            .ok_or_else(|| format!("{CREATE_ERROR_PREFIX}compiled plugin is NULL"));
+        instantiate(compiled, CREATE_ERROR_PREFIX, errmsg)
     })
 }
 
@@ -300,18 +280,12 @@ unsafe fn call(
     let args = str_arg(func_name, "function name").and_then(|name| Ok((name, bytes_arg(data, data_len, "input")?)));
     let (name, input) = match args {
         Ok(a) => a,
-        Err(text) => {
-            p.set_error(Some(&text));
-            return RC_ERROR;
-        }
+        Err(text) => return p.failed(&text, RC_ERROR),
     };
     let mut guard = match p.plugin.lock() {
         Ok(g) => g,
         // A host function calling back into its own plugin.
-        Err(e) => {
-            p.set_error(Some(e.message()));
-            return RC_ERROR;
-        }
+        Err(e) => return p.failed(e.message(), RC_ERROR),
     };
     let context =
         (!host_context.is_null()).then(|| Box::new(HostContext(host_context)) as Box<dyn std::any::Any + Send>);
