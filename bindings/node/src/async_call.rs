@@ -14,7 +14,7 @@ use napi::bindgen_prelude::sys;
 use crate::convert::{self, check};
 use crate::handoff::Exchange;
 use crate::host_context::{Answer, Request, DEAD};
-use crate::js_thread::{Event, JsThread};
+use crate::js_thread::{Event, HostCallArgs, JsThread};
 
 /// One host call of an asynchronous call.
 pub(crate) struct AsyncHostCall {
@@ -65,22 +65,19 @@ impl Drop for AsyncHostCallJsSide {
 /// serving its CallContext requests meanwhile.
 pub(crate) fn call_host(
     js: &JsThread,
-    index: u32,
-    host_context: Option<u32>,
+    args: HostCallArgs<'_>,
     plugin: &mut CurrentPlugin<'_>,
-    inputs: &[Val],
-    outputs: &mut [Val],
 ) -> extism_core::Result<()> {
     let call = Arc::new(AsyncHostCall {
         exchange: Exchange::default(),
         // The outputs arrive as zeros of the result types.
-        results: outputs.iter().map(Val::ty).collect(),
+        results: args.outputs.iter().map(Val::ty).collect(),
     });
     let event = Event::Host {
-        index,
-        args: inputs.to_vec(),
+        index: args.index,
+        args: args.inputs.to_vec(),
         call: AsyncHostCallJsSide(call.clone()),
-        host_context,
+        host_context: args.host_context,
     };
     if !js.send(event) {
         return Err(Error::host("the JS environment is shutting down"));
@@ -91,7 +88,7 @@ pub(crate) fn call_host(
     let values = settled
         .unwrap_or_else(|| Err("host function was dropped without settling".into()))
         .map_err(Error::host)?;
-    for (slot, value) in outputs.iter_mut().zip(values) {
+    for (slot, value) in args.outputs.iter_mut().zip(values) {
         *slot = value;
     }
     Ok(())

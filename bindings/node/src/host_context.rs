@@ -204,14 +204,38 @@ unsafe fn operation<const N: usize>(
     }
 }
 
+/// Runs an operation `host*(target, generation, number)`: `request`, made
+/// from its one argument, an address or a size.
+unsafe fn number_operation(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    request: fn(u64) -> Request<'static>,
+) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., number]: [_; 3]| {
+            at.perform(env, request(convert::address(env, number)?))
+        })
+    }
+}
+
+/// Runs an operation `host*(target, generation, text)`: `request`, made from
+/// its one argument, a string read in place (the request borrows it).
+unsafe fn text_operation(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    request: fn(&str) -> Request<'_>,
+) -> sys::napi_value {
+    unsafe {
+        operation(env, info, |at, [.., text]: [_; 3]| {
+            convert::with_str(env, text, |text| at.perform(env, request(text)))?
+        })
+    }
+}
+
 /// `hostRead(target, generation, address)`: the block's bytes as an
 /// ArrayBuffer, or null for 0 or an address that is not a block.
 pub(crate) unsafe extern "C" fn host_read(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        operation(env, info, |at, [.., address]: [_; 3]| {
-            at.perform(env, Request::Read(convert::address(env, address)?))
-        })
-    }
+    unsafe { number_operation(env, info, Request::Read) }
 }
 
 /// `hostStore(target, generation, bytes)`: a new block holding `bytes` (a
@@ -228,20 +252,12 @@ pub(crate) unsafe extern "C" fn host_store(env: sys::napi_env, info: sys::napi_c
 
 /// `hostAlloc(target, generation, size)`: a new block's address; 0 when memory is exhausted.
 pub(crate) unsafe extern "C" fn host_alloc(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        operation(env, info, |at, [.., size]: [_; 3]| {
-            at.perform(env, Request::Alloc(convert::address(env, size)?))
-        })
-    }
+    unsafe { number_operation(env, info, Request::Alloc) }
 }
 
 /// `hostLength(target, generation, address)`: the block's length, 0 when there is none.
 pub(crate) unsafe extern "C" fn host_length(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        operation(env, info, |at, [.., address]: [_; 3]| {
-            at.perform(env, Request::Length(convert::address(env, address)?))
-        })
-    }
+    unsafe { number_operation(env, info, Request::Length) }
 }
 
 /// `hostTimeRemaining(target, generation)`: milliseconds left before the
@@ -258,13 +274,7 @@ pub(crate) unsafe extern "C" fn host_get_variable(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    unsafe {
-        operation(env, info, |at, [.., name]: [_; 3]| {
-            convert::with_str(env, name, |name| {
-                at.perform(env, Request::GetVariable(Cow::Borrowed(name)))
-            })?
-        })
-    }
+    unsafe { text_operation(env, info, |name| Request::GetVariable(name.into())) }
 }
 
 /// `hostSetVariable(target, generation, name, bytes)`.
@@ -288,22 +298,10 @@ pub(crate) unsafe extern "C" fn host_delete_variable(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    unsafe {
-        operation(env, info, |at, [.., name]: [_; 3]| {
-            convert::with_str(env, name, |name| {
-                at.perform(env, Request::DeleteVariable(Cow::Borrowed(name)))
-            })?
-        })
-    }
+    unsafe { text_operation(env, info, |name| Request::DeleteVariable(name.into())) }
 }
 
 /// `hostSetError(target, generation, message)`: the call then fails with it.
 pub(crate) unsafe extern "C" fn host_set_error(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    unsafe {
-        operation(env, info, |at, [.., message]: [_; 3]| {
-            convert::with_str(env, message, |message| {
-                at.perform(env, Request::SetError(Cow::Borrowed(message)))
-            })?
-        })
-    }
+    unsafe { text_operation(env, info, |message| Request::SetError(message.into())) }
 }

@@ -254,11 +254,28 @@ impl JsThread {
         inputs: &[Val],
         outputs: &mut [Val],
     ) -> extism_core::Result<()> {
-        let host_context = plugin.host_context::<u32>().copied();
+        let args = HostCallArgs {
+            index,
+            host_context: plugin.host_context::<u32>().copied(),
+            inputs,
+            outputs,
+        };
         if self.on_js_thread() {
-            sync_call::call_host(self, index, host_context, plugin, inputs, outputs)
+            sync_call::call_host(self, args, plugin)
         } else {
-            crate::async_call::call_host(self, index, host_context, plugin, inputs, outputs)
+            crate::async_call::call_host(self, args, plugin)
         }
     }
+}
+
+/// What a call of a JS host function takes, on either path
+/// ([`JsThread::host_call`]).
+pub(crate) struct HostCallArgs<'a> {
+    /// The host function's index in the plugin's table.
+    pub index: u32,
+    /// The id of the plugin call's host context, if it was given one.
+    pub host_context: Option<u32>,
+    pub inputs: &'a [Val],
+    /// Zeros of the result types when the call starts; its results after.
+    pub outputs: &'a mut [Val],
 }

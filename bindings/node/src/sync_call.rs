@@ -17,7 +17,7 @@ use napi::bindgen_prelude::{sys, JsValue, ToNapiValue};
 
 use crate::convert::{self, check};
 use crate::host_context::DEAD;
-use crate::js_thread::JsThread;
+use crate::js_thread::{HostCallArgs, JsThread};
 use crate::outcome::{JsOutcome, Outcome};
 
 thread_local! {
@@ -139,19 +139,16 @@ impl SyncHostCall {
 
 /// A host call inside a synchronous call: JS `hostDirect(pluginId, index,
 /// generation, hostContextId, ...args)` runs the host function right here,
-/// with `plugin` current meanwhile, and its results are stored in `outputs`.
+/// with `plugin` current meanwhile, and its results are stored in `args.outputs`.
 ///
 /// `hostDirect` returns the results already checked against the result
-/// types (those of the zeros `outputs` arrive with): nothing for none, the
+/// types (those of the zeros `args.outputs` arrive with): nothing for none, the
 /// value for one, an array for several; or a string, the message of the
 /// host function's failure.
 pub(crate) fn call_host(
     js: &JsThread,
-    index: u32,
-    host_context: Option<u32>,
+    args: HostCallArgs<'_>,
     plugin: &mut CurrentPlugin<'_>,
-    inputs: &[Val],
-    outputs: &mut [Val],
 ) -> extism_core::Result<()> {
     let raw = sync_env().map_err(Error::host)?;
     let env = napi::Env::from_raw(raw);
@@ -167,11 +164,11 @@ pub(crate) fn call_host(
         call_js(
             raw,
             host.value().value,
-            [js.plugin_id(), index, generation],
-            host_context,
-            inputs,
+            [js.plugin_id(), args.index, generation],
+            args.host_context,
+            args.inputs,
         )
-        .and_then(|value| read_results(raw, value, outputs))
+        .and_then(|value| read_results(raw, value, args.outputs))
     };
     call.leave(previous);
     answer.map_err(Error::host)
