@@ -18,6 +18,9 @@ HOST_FN_REGISTRY: List[Any] = []
 """Every function made by ``@host_fn`` so far, in order: the default ``functions``
 of ``Plugin`` and ``CompiledPlugin`` (pass ``functions=[]`` for none)."""
 
+#: The parameter or result types of a host function: :py:class:`ValType` or their codes.
+ValTypes = Sequence[Union[ValType, int]]
+
 
 class Function:
     """
@@ -41,8 +44,8 @@ class Function:
         self,
         namespace: Optional[str],
         name: str,
-        args: Sequence[Union[ValType, int]],
-        returns: Sequence[Union[ValType, int]],
+        args: ValTypes,
+        returns: ValTypes,
         f: Callable[..., Any],
         *user_data: Any,
     ):
@@ -197,13 +200,18 @@ class ExplicitFunction(Function):
         self,
         namespace: Optional[str],
         name: str,
-        args: Sequence[Union[ValType, int]],
-        returns: Sequence[Union[ValType, int]],
+        args: ValTypes,
+        returns: ValTypes,
         func: Callable[..., Any],
         user_data: Sequence[Any],
     ):
-        self.func = func
         super().__init__(namespace, name, args, returns, func, *user_data)
+        self._stand_for(func)
+
+    def _stand_for(self, func: Callable[..., Any]) -> None:
+        """Make calling this object call ``func``, and give it ``func``'s name
+        and docstring."""
+        self.func = func
         functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -254,8 +262,7 @@ class TypeInferredFunction(ExplicitFunction):
         )
         # The official SDK leaves ``inner_func`` here; the decorated function
         # stays callable as written instead.
-        self.func = func
-        functools.update_wrapper(self, func)
+        self._stand_for(func)
 
 
 def host_fn(

@@ -73,6 +73,19 @@ class CancelHandle:
 #: callable ``(stream, data)``; see :py:class:`CompiledPlugin`.
 WasiOutput = Union[None, bool, Callable[[str, bytes], Any]]
 
+#: The ``data`` of a call: a ``str`` (sent as UTF-8) or a bytes-like object.
+CallInput = Union[str, bytes, bytearray, memoryview]
+
+#: The ``parse`` of a call: applied to the output ``bytes``; None returns them
+#: as they are.
+OutputParser = Optional[Callable[[Any], Any]]
+
+
+def _parsed(output: Any, parse: OutputParser) -> Any:
+    """What every call method returns: ``parse(output)``, or the output itself
+    when ``parse`` is None."""
+    return output if parse is None else parse(output)
+
 
 class CompiledPlugin:
     """
@@ -208,13 +221,7 @@ class Plugin:
         """
         return self._native().fuel_consumed()
 
-    def call(
-        self,
-        function_name: str,
-        data: Union[str, bytes, bytearray, memoryview],
-        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
-        host_context: Any = None,
-    ) -> Any:
+    def call(self, function_name: str, data: CallInput, parse: OutputParser = bytes, host_context: Any = None) -> Any:
         """
         Call the export ``function_name`` with ``data``. Other Python threads run
         while the plugin does.
@@ -229,17 +236,10 @@ class Plugin:
                  function raised, that exception is the ``__cause__``.
         :returns: ``parse(output)``.
         """
-        output = self._native().call(function_name, data, host_context)
-        if parse is None:
-            return output
-        return parse(output)
+        return _parsed(self._native().call(function_name, data, host_context), parse)
 
     async def call_async(
-        self,
-        function_name: str,
-        data: Union[str, bytes, bytearray, memoryview],
-        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
-        host_context: Any = None,
+        self, function_name: str, data: CallInput, parse: OutputParser = bytes, host_context: Any = None
     ) -> Any:
         """
         :py:meth:`call` on a worker thread, awaitable: the event loop stays
@@ -259,10 +259,7 @@ class Plugin:
         def run() -> Any:
             return _call_on_this_thread(native, loop, pending, function_name, data, host_context)
 
-        output = await _run_cancellable(_CALL_THREADS, lambda: native, run, pending)
-        if parse is None:
-            return output
-        return parse(output)
+        return _parsed(await _run_cancellable(_CALL_THREADS, lambda: native, run, pending), parse)
 
     @classmethod
     def _lent(cls, native: Any, compiled: CompiledPlugin) -> "Plugin":

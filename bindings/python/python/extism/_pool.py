@@ -6,13 +6,13 @@ import concurrent.futures
 import json
 import os
 import threading
-from typing import Any, Callable, List, Optional, Union
+from typing import Any, List, Optional, Union
 
 from . import _extism
 from ._async import _POOL_CALL_THREADS, _call_on_this_thread, _run_cancellable
 from ._extism import Error
 from ._host_functions import HOST_FN_REGISTRY, Function
-from ._plugin import CompiledPlugin, Plugin
+from ._plugin import CallInput, CompiledPlugin, OutputParser, Plugin, _parsed
 
 
 class PoolLease:
@@ -109,8 +109,8 @@ class Pool:
     def call(
         self,
         function_name: str,
-        data: Union[str, bytes, bytearray, memoryview],
-        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
+        data: CallInput,
+        parse: OutputParser = bytes,
         timeout: Optional[float] = None,
         host_context: Any = None,
     ) -> Any:
@@ -124,8 +124,8 @@ class Pool:
     async def call_async(
         self,
         function_name: str,
-        data: Union[str, bytes, bytearray, memoryview],
-        parse: Optional[Callable[[Any], Any]] = lambda xs: bytes(xs),
+        data: CallInput,
+        parse: OutputParser = bytes,
         host_context: Any = None,
         timeout: Optional[float] = None,
     ) -> Any:
@@ -158,10 +158,7 @@ class Pool:
                 given_up[0] = True
                 return lent[0] if lent else None
 
-        output = await _run_cancellable(_POOL_CALL_THREADS, running, run, pending)
-        if parse is None:
-            return output
-        return parse(output)
+        return _parsed(await _run_cancellable(_POOL_CALL_THREADS, running, run, pending), parse)
 
     def close(self) -> None:
         """
