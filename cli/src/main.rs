@@ -197,7 +197,7 @@ fn download(url: &str, allowed: &[String]) -> Result<Vec<u8>, String> {
             .unwrap_or(text)
             .to_string()
     })?;
-    let bytes = modules.pop().map(|m| m.bytes).unwrap_or_default();
+    let bytes = modules.pop().map(|m| m.bytes.into_owned()).unwrap_or_default();
     note(format_args!("downloaded {} bytes", bytes.len()));
     Ok(bytes)
 }

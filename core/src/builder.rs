@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::compiled::{compile, CompiledPlugin};
+use crate::compiled::{compile, CompileOptions, CompiledPlugin};
 use crate::dump::Dumps;
+use crate::engine::Compiler;
 use crate::error::Result;
 use crate::function::Function;
 use crate::log::LogSink;
 use crate::manifest::{LoadOptions, Manifest, Wasm};
-use crate::source::{classify, Source};
 use crate::plugin::Plugin;
+use crate::source::{classify_owned, Source};
 use crate::wasi::WasiOutput;
 
 /// Options for creating a plugin. Every frontend sets them through these
@@ -28,6 +29,7 @@ pub struct PluginBuilder {
     http_response_headers: bool,
     coredump: Option<std::path::PathBuf>,
     memdump: Option<std::path::PathBuf>,
+    compiler: Option<Compiler>,
 }
 
 #[derive(Clone)]
@@ -60,6 +62,7 @@ impl PluginBuilder {
             http_response_headers: false,
             coredump: None,
             memdump: None,
+            compiler: None,
         }
     }
 
@@ -151,24 +154,35 @@ impl PluginBuilder {
         self
     }
 
+    /// Compile with `compiler` (as `EXTISM_COMPILER` does, which applies
+    /// when this is not set; Cranelift when neither is).
+    pub fn with_compiler(mut self, compiler: Compiler) -> Self {
+        self.compiler = Some(compiler);
+        self
+    }
+
     /// Compile without creating an instance.
     pub fn compile(self) -> Result<CompiledPlugin> {
+        let compiler = match self.compiler {
+            Some(compiler) => compiler,
+            None => Compiler::from_environment()?,
+        };
         let manifest = match self.source {
             BuilderSource::Manifest(m) => *m,
-            BuilderSource::Bytes(bytes) => match classify(&bytes)? {
+            BuilderSource::Bytes(bytes) => match classify_owned(bytes)? {
                 Source::Manifest(m) => *m,
                 Source::Module(bytes) => Manifest::new(Wasm::data(bytes)),
             },
         };
-        let inner = compile(
-            manifest,
-            self.wasi,
-            self.wasi_output.resolve(),
-            self.functions,
-            self.fuel_limit,
-            self.load,
-            Dumps::resolve(self.coredump, self.memdump),
-        )?;
+        let options = CompileOptions {
+            wasi: self.wasi,
+            wasi_output: self.wasi_output.resolve(),
+            fuel_limit: self.fuel_limit,
+            load: self.load,
+            dumps: Dumps::resolve(self.coredump, self.memdump),
+            compiler,
+        };
+        let inner = compile(manifest, self.functions, options)?;
         Ok(CompiledPlugin { inner: Arc::new(inner) })
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime::{ExternType, Linker, Module};
 
 use crate::dump::Dumps;
-use crate::engine::{self, EngineKind, Shared};
+use crate::engine::{self, Compiler, EngineKind, Shared};
 use crate::error::{Error, Result};
 use crate::function::{define_host_function, Function, ValType};
 use crate::link::{describe_type, first_func_import, instantiation_order, paths_from, plan_import, ImportSource};
@@ -191,18 +191,29 @@ impl ExternKind {
     }
 }
 
-pub(crate) fn compile(
-    manifest: Manifest,
-    wasi: bool,
-    wasi_output: WasiOutput,
-    functions: Vec<Function>,
-    fuel_limit: Option<u64>,
-    load: LoadOptions,
-    dumps: Dumps,
-) -> Result<Compiled> {
+/// How a compilation is made, besides its manifest and host functions.
+pub(crate) struct CompileOptions {
+    pub wasi: bool,
+    pub wasi_output: WasiOutput,
+    pub fuel_limit: Option<u64>,
+    pub load: LoadOptions,
+    pub dumps: Dumps,
+    pub compiler: Compiler,
+}
+
+pub(crate) fn compile(manifest: Manifest, functions: Vec<Function>, options: CompileOptions) -> Result<Compiled> {
+    let CompileOptions {
+        wasi,
+        wasi_output,
+        fuel_limit,
+        load,
+        dumps,
+        compiler,
+    } = options;
     let kind = EngineKind {
         fuel: fuel_limit.is_some(),
         coredump: dumps.coredump.is_some(),
+        compiler,
     };
     let shared = engine::shared(kind)?;
     let engine = &shared.engine;

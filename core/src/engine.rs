@@ -14,21 +14,59 @@ pub(crate) struct Shared {
     pub kernel: Module,
 }
 
+/// Which code generator compiles a plugin's wasm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compiler {
+    /// Cranelift: optimised code. The default.
+    #[default]
+    Cranelift,
+    /// Winch, wasmtime's baseline compiler: compiles several times faster
+    /// and runs slower, for hosts that value start-up over peak speed.
+    /// Modules that use GC, typed function references or tail calls are
+    /// refused, as Winch cannot compile them.
+    Winch,
+}
+
+/// The variable that picks the default [`Compiler`]: `winch` or `cranelift`.
+pub const COMPILER_ENV: &str = "EXTISM_COMPILER";
+
+impl Compiler {
+    /// The compiler [`COMPILER_ENV`] names, or Cranelift when it is unset.
+    pub fn from_environment() -> Result<Compiler> {
+        match std::env::var(COMPILER_ENV) {
+            Err(_) => Ok(Compiler::Cranelift),
+            Ok(name) => Compiler::from_name(&name),
+        }
+    }
+
+    /// `cranelift` or `winch` (any case).
+    pub fn from_name(name: &str) -> Result<Compiler> {
+        match name.to_ascii_lowercase().as_str() {
+            "" | "cranelift" => Ok(Compiler::Cranelift),
+            "winch" => Ok(Compiler::Winch),
+            _ => Err(Error::invalid(format!(
+                "unknown compiler \"{name}\" ({COMPILER_ENV}): expected \"cranelift\" or \"winch\""
+            ))),
+        }
+    }
+}
+
 /// What an engine is made for; each combination has its own engine.
 #[derive(Clone, Copy)]
 pub(crate) struct EngineKind {
     pub fuel: bool,
     pub coredump: bool,
+    pub compiler: Compiler,
 }
 
 impl EngineKind {
     /// Tells the process's engines apart (the module cache's key has it).
     pub(crate) fn index(self) -> usize {
-        self.fuel as usize | (self.coredump as usize) << 1
+        self.fuel as usize | (self.coredump as usize) << 1 | ((self.compiler == Compiler::Winch) as usize) << 2
     }
 }
 
-static ENGINES: [OnceLock<Result<Shared>>; 4] = [const { OnceLock::new() }; 4];
+static ENGINES: [OnceLock<Result<Shared>>; 8] = [const { OnceLock::new() }; 8];
 
 fn config(kind: EngineKind) -> Result<Config> {
     let mut config = Config::new();
@@ -40,7 +78,15 @@ fn config(kind: EngineKind) -> Result<Config> {
         .wasm_function_references(true)
         .wasm_gc(true)
         .wasm_multi_memory(true);
-    if std::env::var_os("EXTISM_DEBUG").is_some() {
+    if kind.compiler == Compiler::Winch {
+        config
+            .strategy(wasmtime::Strategy::Winch)
+            .wasm_tail_call(false)
+            .wasm_gc(false)
+            .wasm_function_references(false);
+    }
+    // Winch cannot emit native debug info.
+    if std::env::var_os("EXTISM_DEBUG").is_some() && kind.compiler == Compiler::Cranelift {
         config.debug_info(true);
     }
     // As in the official runtime: name the JIT code for a profiler.

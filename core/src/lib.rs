@@ -78,6 +78,7 @@ mod wasi;
 pub use builder::PluginBuilder;
 pub use compiled::{CompiledPlugin, ExportDescription, ExternKind, ImportDescription, ModuleDescription};
 pub use current_plugin::CurrentPlugin;
+pub use engine::{Compiler, COMPILER_ENV};
 pub use error::{
     panic_message, Error, ErrorDetail, ErrorKind, Result, COMPILE_ERROR_PREFIX, CREATE_ERROR_PREFIX, ERROR_TEXT_LIMIT,
     RC_ERROR, RC_TRAP,

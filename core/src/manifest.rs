@@ -1,7 +1,9 @@
 //! The JSON/TOML manifest (docs/manifest.md): its schema, and loading its modules.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -34,7 +36,7 @@ pub struct RawBytes {
     pub len: u64,
 }
 
-/// The `data` of a wasm entry: base64 text or a host pointer.
+/// The `data` of a wasm entry: base64 text, a host pointer, or the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WasmData {
@@ -42,6 +44,15 @@ pub enum WasmData {
     Base64(String),
     /// An address and length in the host process (C API only).
     Raw(RawBytes),
+    /// The module's bytes, from a host that holds them (never read from
+    /// manifest text; written out as base64). Shared, so that a manifest
+    /// of a large module is cloned and loaded without copying it.
+    #[serde(skip_deserializing, serialize_with = "serialize_base64")]
+    Bytes(Arc<Vec<u8>>),
+}
+
+fn serialize_base64<S: serde::Serializer>(bytes: &Arc<Vec<u8>>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes.as_slice()))
 }
 
 /// One module of the manifest.
@@ -116,11 +127,15 @@ impl TryFrom<WasmEntry> for Wasm {
                 hash: e.hash,
             }),
             (None, Some(data), None) if not_url => {
-                if let WasmData::Base64(text) = &data {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .map_err(|e| e.to_string())?;
-                }
+                // Decoded once, here: loading then borrows the bytes.
+                let data = match data {
+                    WasmData::Base64(text) => WasmData::Bytes(Arc::new(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(text)
+                            .map_err(|e| e.to_string())?,
+                    )),
+                    other => other,
+                };
                 Ok(Wasm::Data {
                     data,
                     name: e.name,
@@ -141,9 +156,9 @@ impl TryFrom<WasmEntry> for Wasm {
 
 impl Wasm {
     /// The module bytes, bytes from a file, bytes at a raw address or a download.
-    pub fn data(bytes: impl AsRef<[u8]>) -> Wasm {
+    pub fn data(bytes: impl Into<Vec<u8>>) -> Wasm {
         Wasm::Data {
-            data: WasmData::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            data: WasmData::Bytes(Arc::new(bytes.into())),
             name: None,
             hash: None,
         }
@@ -236,11 +251,11 @@ fn unknown_format() -> Error {
 }
 
 /// A module of a loaded manifest, with its final link name.
-pub struct NamedModule {
+pub struct NamedModule<'a> {
     /// The link name.
     pub name: String,
-    /// The module's bytes (wasm or WAT).
-    pub bytes: Vec<u8>,
+    /// The module's bytes (wasm or WAT), borrowed from the manifest when it holds them.
+    pub bytes: Cow<'a, [u8]>,
 }
 
 /// Options that decide how wasm entries are fetched.
@@ -257,7 +272,7 @@ pub const MAIN: &str = "main";
 
 impl Manifest {
     /// Fetch, verify and name every module.
-    pub fn load_modules(&self, options: LoadOptions) -> Result<Vec<NamedModule>> {
+    pub fn load_modules(&self, options: LoadOptions) -> Result<Vec<NamedModule<'_>>> {
         if self.wasm.is_empty() {
             return Err(Error::manifest("No wasm files specified in Extism manifest"));
         }
@@ -293,8 +308,12 @@ impl Manifest {
     }
 }
 
-fn fetch(wasm: &Wasm, options: LoadOptions) -> Result<Vec<u8>> {
-    match wasm {
+fn fetch(wasm: &Wasm, options: LoadOptions) -> Result<Cow<'_, [u8]>> {
+    let owned = match wasm {
+        Wasm::Data {
+            data: WasmData::Bytes(bytes),
+            ..
+        } => return Ok(Cow::Borrowed(bytes.as_slice())),
         Wasm::File { path, .. } => std::fs::read(path).map_err(|e| {
             Error::manifest(format!(
                 "Unable to load Wasm file \"{}\": {}",
@@ -328,7 +347,8 @@ fn fetch(wasm: &Wasm, options: LoadOptions) -> Result<Vec<u8>> {
         Wasm::Url {
             url, headers, method, ..
         } => crate::http::fetch_module(url, headers, method.as_deref()),
-    }
+    };
+    owned.map(Cow::Owned)
 }
 
 /// Rust's `ErrorKind` text, as the official runtime reports file errors.

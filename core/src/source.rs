@@ -16,14 +16,19 @@ pub enum Source {
 
 /// Classify constructor input as docs/manifest.md, Input classification, describes.
 pub fn classify(bytes: &[u8]) -> Result<Source> {
-    if bytes.len() >= 4 && bytes[..4] == *b"\0asm" {
-        return Ok(Source::Module(bytes.to_vec()));
+    classify_owned(bytes.to_vec())
+}
+
+/// [`classify`], keeping the bytes of a module without copying them.
+pub fn classify_owned(bytes: Vec<u8>) -> Result<Source> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(Source::Module(bytes));
     }
-    let Ok(text) = std::str::from_utf8(bytes) else {
+    let Ok(text) = std::str::from_utf8(&bytes) else {
         return Err(Error::compile("input bytes aren't valid utf-8"));
     };
     if is_wat(text) {
-        return Ok(Source::Module(bytes.to_vec()));
+        return Ok(Source::Module(bytes));
     }
     Ok(Source::Manifest(Box::new(Manifest::parse(text)?)))
 }

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(extism_core::manifest::Source::Manifest(m)) = extism_core::manifest::classify(data) {
+    if let Ok(extism_core::source::Source::Manifest(m)) = extism_core::source::classify(data) {
         // Loading may touch the file system or network only through entries
         // the input names; keep it to data entries.
         if m.wasm.iter().all(|w| matches!(w, extism_core::Wasm::Data { .. })) {

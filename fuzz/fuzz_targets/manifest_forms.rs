@@ -7,7 +7,7 @@
 //! no TOML form and are skipped.)
 #![no_main]
 
-use extism_core::manifest::{classify, Source};
+use extism_core::source::{classify, Source};
 use extism_core::Manifest;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
