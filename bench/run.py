@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark this project's libextism against the official one, interleaved.
 
-Usage: bench/run.py [--quick] [--official PATH] [--floor] [WORKLOAD ...]
+Usage: bench/run.py [--quick] [--official PATH] [--floor] [--large] [--compiler winch] [WORKLOAD ...]
        bench/run.py --python [--quick]
        bench/run.py --node [--quick]
 
@@ -13,6 +13,12 @@ per workload, both medians with their spread (min..max of the per-process
 medians) and the ratio ours/official (lower is faster). With --floor it also
 runs bench/floor (the same plugin and kernel on raw wasmtime, no extism) in
 as many processes and adds its median and the ratio ours/floor.
+
+With --large, the C workloads run on a stand-in for a large real plugin
+(bench/large_plugin.py: bench.wat plus 9,000 generated functions, about
+1.8 MB of wasm) instead of bench.wat. With --compiler winch, our library
+compiles with wasmtime's baseline compiler (EXTISM_COMPILER=winch; the
+official library has no such mode and keeps Cranelift).
 
 RUST_BACKTRACE changes the official figures, so it is removed from the
 environment of every benchmark process; EXTISM_CACHE_CONFIG is set empty
@@ -36,7 +42,7 @@ FLOOR_WORKLOADS = ["create", "create_call", "empty_call", "echo_64", "echo_4k", 
                    "echo_1m", "echo_16m", "count_vowels", "host"]
 
 WORKLOADS = [
-    "compile", "compile_cached", "create", "create_call", "create_bytes",
+    "compile", "compile_cached", "compile_disk", "create", "create_call", "create_bytes",
     "empty_call", "empty_call_spaced", "echo_64", "echo_4k", "echo_64k",
     "echo_1m", "echo_16m", "count_vowels", "host", "rss_idle",
 ]
@@ -64,6 +70,20 @@ def build():
     return exe
 
 
+def large_plugin():
+    """target/bench/large.wasm, made by bench/large_plugin.py and bench/floor's wat2wasm."""
+    wat, wasm = os.path.join(OUT, "large.wat"), os.path.join(OUT, "large.wasm")
+    if not os.path.exists(wasm):
+        subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "extism-bench-floor", "--bin", "wat2wasm"],
+                              cwd=ROOT)
+        subprocess.check_call([sys.executable, os.path.join(ROOT, "bench", "large_plugin.py"), wat])
+        subprocess.check_call([os.path.join(ROOT, "target", "release", "wat2wasm"), wat, wasm])
+    return wasm
+
+
+COMPILER = None
+
+
 def bench_env(cache=False, module_cache=True):
     """The environment of every benchmark process: RUST_BACKTRACE removed (it
     changes the official figures) and, unless `cache`, the compile cache off
@@ -76,12 +96,19 @@ def bench_env(cache=False, module_cache=True):
         env["EXTISM_CACHE_CONFIG"] = ""
     if not module_cache:
         env["EXTISM_MODULE_CACHE_BYTES"] = "0"
+    env.pop("EXTISM_COMPILER", None)
+    if COMPILER:
+        env["EXTISM_COMPILER"] = COMPILER
     return env
 
 
 def run(exe, workload, samples, libs):
-    env = bench_env(cache=workload == "compile_cached", module_cache=workload != "compile")
-    name = "compile" if workload == "compile_cached" else workload
+    # compile_cached: wasmtime's disk cache and our in-process module cache
+    # on; compile_disk: the disk cache alone, as a new process loading a
+    # plugin meets it.
+    env = bench_env(cache=workload in ("compile_cached", "compile_disk"),
+                    module_cache=workload not in ("compile", "compile_disk"))
+    name = "compile" if workload in ("compile_cached", "compile_disk") else workload
     out = subprocess.run([exe, PLUGIN, name, str(samples)] + libs, env=env, check=True,
                          capture_output=True, text=True).stdout
     result = {}
@@ -210,13 +237,21 @@ def main():
     parser.add_argument("--node", action="store_true", help="the Node-level workloads instead")
     parser.add_argument("--floor", action="store_true",
                         help="C level: add the raw-wasmtime floor (bench/floor) and ours/floor")
+    parser.add_argument("--large", action="store_true",
+                        help="C level: a stand-in for a large real plugin instead of bench.wat")
+    parser.add_argument("--compiler", choices=["cranelift", "winch"],
+                        help="the compiler of our library (EXTISM_COMPILER); the official one keeps Cranelift")
     parser.add_argument("workloads", nargs="*", default=WORKLOADS)
     args = parser.parse_args()
+    global COMPILER, PLUGIN
+    COMPILER = args.compiler
     if args.python:
         return python_main(args.quick)
     if args.node:
         return node_main(args.quick)
     exe = build()
+    if args.large:
+        PLUGIN = large_plugin()
     if args.floor:
         subprocess.check_call(["cargo", "build", "--release", "-q", "-p", "extism-bench-floor"], cwd=ROOT)
     official = args.official or official_library()
@@ -225,7 +260,9 @@ def main():
     print(f"ours: {OURS}\nofficial: {official}")
     if args.floor:
         print(f"floor: {FLOOR} (same plugin and kernel on wasmtime alone)")
-    print("env: RUST_BACKTRACE unset; EXTISM_CACHE_CONFIG='' (cache off) except compile_cached")
+    print(f"plugin: {PLUGIN} ({os.path.getsize(PLUGIN)} bytes)")
+    print("env: RUST_BACKTRACE unset; EXTISM_CACHE_CONFIG='' (cache off) except compile_cached"
+          + (f"; EXTISM_COMPILER={COMPILER}" if COMPILER else ""))
     print(f"{processes} processes x {samples} samples, load order alternating\n")
     floor_header = f"  {'floor':<10} ours/floor" if args.floor else ""
     print(f"{'workload':<18} {'ours (median, spread)':<34} {'official (median, spread)':<34} ratio{floor_header}")
