@@ -11,7 +11,10 @@ use crate::dump::Dumps;
 use crate::engine::{self, Compiler, EngineKind, Shared};
 use crate::error::{Error, Result};
 use crate::function::{define_host_function, Function, ValType};
-use crate::link::{describe_type, first_func_import, instantiation_order, paths_from, plan_import, ImportSource};
+use crate::inline::KERNEL_MODULE;
+use crate::link::{
+    describe_type, first_func_import, instantiation_order, paths_from, plan_import, plan_kernel_import, ImportSource,
+};
 use crate::manifest::{LoadOptions, Manifest, MAIN};
 use crate::state::PluginState;
 use crate::wasi::WasiOutput;
@@ -23,6 +26,9 @@ pub(crate) struct CompiledModule {
     pub path: Vec<String>,
     pub module: Module,
     pub imports: Vec<ImportSource>,
+    /// The kernel's leaf functions are inlined in it ([`crate::inline`]):
+    /// its imports from the kernel module are the rewrite's, not the plugin's.
+    pub kernel_inlined: bool,
 }
 
 /// Everything that plugins made from one compilation share.
@@ -98,6 +104,8 @@ fn describe_module(m: &CompiledModule) -> ModuleDescription {
         imports: m
             .module
             .imports()
+            // The rewrite's imports are not the plugin's (inline.rs).
+            .filter(|i| !(m.kernel_inlined && i.module() == KERNEL_MODULE))
             .map(|i| ImportDescription {
                 module: i.module().to_string(),
                 name: i.name().to_string(),
@@ -226,9 +234,11 @@ pub(crate) fn compile(manifest: Manifest, functions: Vec<Function>, options: Com
         crate::wasi::add_to_linker(&mut linker, PluginState::wasi_mut)?;
     }
     let mut compiled: Vec<(String, Module)> = Vec::with_capacity(sources.len());
+    let mut kernel_inlined = Vec::with_capacity(sources.len());
     for source in sources {
-        let module = crate::module_cache::module(engine, kind.index(), &source.bytes)?;
+        let (module, inlined) = crate::module_cache::module(engine, kind.index(), &source.bytes)?;
         compiled.push((source.name, module));
+        kernel_inlined.push(inlined);
     }
 
     // Later definitions of the same (namespace, name) win (docs/abi.md, User host functions).
@@ -270,8 +280,10 @@ pub(crate) fn compile(manifest: Manifest, functions: Vec<Function>, options: Com
         let path = paths.get(name.as_str()).cloned().unwrap_or_else(|| vec![name.clone()]);
         let imports = module
             .imports()
-            .map(
-                |import| match plan_import(shared, &import, &position, &user, wasi, &path) {
+            .map(|import| {
+                match plan_kernel_import(shared, &import, kernel_inlined[i], &path)
+                    .unwrap_or_else(|| plan_import(shared, &import, &position, &user, wasi, &path))
+                {
                     // From this module itself or one instantiated later.
                     ImportSource::Module { index, name } if index >= me => match import.ty() {
                         ExternType::Func(ty) => ImportSource::Deferred { index, name, ty },
@@ -284,14 +296,15 @@ pub(crate) fn compile(manifest: Manifest, functions: Vec<Function>, options: Com
                         ))),
                     },
                     source => source,
-                },
-            )
+                }
+            })
             .collect();
         modules.push(CompiledModule {
             name: name.clone(),
             path,
             module: module.clone(),
             imports,
+            kernel_inlined: kernel_inlined[i],
         });
     }
     let main = modules.iter().position(|m| m.name == MAIN).unwrap_or(modules.len() - 1);

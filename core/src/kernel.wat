@@ -41,6 +41,12 @@
 
   ;; Read by the host after a call without running wasm (and so without fuel).
   (export "extism_meta" (memory $meta))
+  ;; For plugins with the leaf functions inlined (inline.rs): they read these
+  ;; through imports from "extism:kernel"; plugins cannot import them.
+  (export "input_offset_global" (global $input_off))
+  (export "input_length_global" (global $input_len))
+  (export "size_global" (global $size))
+  (export "size_minus_8_global" (global $size_minus_8))
 
   (func $mem_size (result i64)
     (i64.shl (i64.extend_i32_u (memory.size $mem)) (i64.const 16)))

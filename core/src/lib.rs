@@ -34,6 +34,7 @@
 //! - `manifest`: the manifest's schema and the loading of its modules
 //! - `source`: what a plugin is created from (input bytes, a source string)
 //! - `overrides`: a host's options over a manifest, and their precedence
+//! - `inline`: the kernel's leaf functions inlined into plugin modules
 //! - `engine`: the process's wasmtime engines
 //! - `module_cache`: compiled modules kept in the process
 //! - `limits`: memory budget, timeouts and cancel
@@ -63,6 +64,7 @@ mod kernel;
 mod limits;
 mod link;
 pub mod log;
+mod inline;
 pub mod manifest;
 pub mod overrides;
 pub mod source;

@@ -9,6 +9,7 @@ use wasmtime::{ExternType, Module, ModuleExport};
 
 use crate::engine::Shared;
 use crate::error::{Error, Result};
+use crate::inline::KERNEL_MODULE;
 use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
 use crate::pdk::BUILTIN_FUNCTIONS;
 
@@ -42,6 +43,25 @@ pub(crate) fn first_func_import(
             ExternType::Func(ty) if import.module() == namespace && import.name() == name => Some(ty),
             _ => None,
         })
+    })
+}
+
+/// Where an import of a module whose kernel leaf functions were inlined
+/// comes from, when it is one the rewrite added (inline.rs): the kernel
+/// instance's memory and globals. `None` for every other import; a plugin's
+/// own imports from the kernel module are refused by [`plan_import`].
+pub(crate) fn plan_kernel_import(
+    shared: &Shared,
+    import: &wasmtime::ImportType<'_>,
+    kernel_inlined: bool,
+    path: &[String],
+) -> Option<ImportSource> {
+    if !kernel_inlined || import.module() != KERNEL_MODULE {
+        return None;
+    }
+    Some(match shared.kernel.get_export_index(import.name()) {
+        Some(export) => ImportSource::Kernel(export),
+        None => ImportSource::Unresolved(Error::unresolved_import(path.to_vec(), import.module(), import.name())),
     })
 }
 

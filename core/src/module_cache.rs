@@ -23,6 +23,7 @@ type Key = (usize, [u8; 32]);
 
 struct Entry {
     module: Module,
+    kernel_inlined: bool,
     bytes: usize,
     last_use: u64,
 }
@@ -109,8 +110,10 @@ pub fn module_cache_stats() -> ModuleCacheStats {
 }
 
 /// The module of `wasm` for `engine` (`engine_id` tells the process's engines
-/// apart): from the cache, or compiled and kept when it fits the bound.
-pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<Module> {
+/// apart): from the cache, or compiled and kept when it fits the bound. It is
+/// compiled with the kernel's leaf functions inlined where they can be
+/// ([`crate::inline`]); the flag says whether they were.
+pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<(Module, bool)> {
     if lock().limit == 0 {
         return compile(engine, wasm);
     }
@@ -121,15 +124,15 @@ pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<M
         let now = cache.clock;
         if let Some(entry) = cache.entries.get_mut(&key) {
             entry.last_use = now;
-            let module = entry.module.clone();
+            let found = (entry.module.clone(), entry.kernel_inlined);
             cache.hits += 1;
-            return Ok(module);
+            return Ok(found);
         }
         cache.misses += 1;
     }
     // Compiled outside the lock: other plugins go on meanwhile. Two threads
     // compiling the same bytes at once both compile; the later one's is kept.
-    let module = compile(engine, wasm)?;
+    let (module, kernel_inlined) = compile(engine, wasm)?;
     let image = module.image_range();
     let weight = wasm.len() + (image.end as usize).saturating_sub(image.start as usize);
     let mut cache = lock();
@@ -139,6 +142,7 @@ pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<M
         cache.clock += 1;
         let entry = Entry {
             module: module.clone(),
+            kernel_inlined,
             bytes: weight,
             last_use: cache.clock,
         };
@@ -147,9 +151,20 @@ pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<M
         }
         cache.bytes += weight;
     }
-    Ok(module)
+    Ok((module, kernel_inlined))
 }
 
-fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module> {
-    Module::new(engine, wasm).map_err(|e| Error::compile(wasmtime_text(&e)))
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<(Module, bool)> {
+    // Debug info describes the code as written: leave it so under EXTISM_DEBUG.
+    if std::env::var_os("EXTISM_DEBUG").is_none() {
+        if let Some(inlined) = crate::inline::inline_kernel(wasm) {
+            // A rewrite that does not compile was of a module that does not
+            // either: its own compile below reports the error in its words.
+            if let Ok(module) = Module::new(engine, &inlined) {
+                return Ok((module, true));
+            }
+        }
+    }
+    let module = Module::new(engine, wasm).map_err(|e| Error::compile(wasmtime_text(&e)))?;
+    Ok((module, false))
 }

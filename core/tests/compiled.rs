@@ -60,6 +60,8 @@ fn describe_lists_imports_and_exports() {
         && i.ty == "(func (param i64) (result i64))"));
     let export = modules[0].exports.iter().find(|e| e.name == "count_vowels").unwrap();
     assert_eq!((export.kind, export.kind.js_name()), (ExternKind::Func, "function"));
+    // Described as written: the imports the kernel inlining adds are not the plugin's.
+    assert!(modules[0].imports.iter().all(|i| i.module == "extism:host/env"));
 }
 
 /// Main is the module named `main`, wherever the manifest lists it.

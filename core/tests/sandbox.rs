@@ -121,3 +121,29 @@ fn nothing_is_reachable_without_allowed_paths_and_no_environment_leaks() {
     assert_eq!(e.kind(), extism_core::ErrorKind::UnresolvedImport, "{e}");
     assert!(e.message().contains("wasi_snapshot_preview1::"), "{e}");
 }
+
+/// The kernel's memory and globals are imported only by the rewrite that
+/// inlines its leaf functions: a plugin that imports them itself is refused,
+/// so its private bookkeeping memory stays out of reach.
+#[test]
+fn plugins_cannot_import_the_kernel_module() {
+    for (what, ty) in [
+        ("extism_meta", "(memory 1)"),
+        ("memory", "(memory 1)"),
+        ("size_global", "(global (mut i64))"),
+    ] {
+        let wat = format!(
+            r#"(module
+                (import "extism:host/env" "load_u64" (func (param i64) (result i64)))
+                (import "extism:kernel" "{what}" {ty})
+                (func (export "run") (result i32) (i32.const 0)))"#
+        );
+        let e = PluginBuilder::new(wat).build().err().unwrap();
+        assert_eq!(
+            e.kind(),
+            extism_core::ErrorKind::UnresolvedImport,
+            "{what}: {}",
+            e.message()
+        );
+    }
+}
