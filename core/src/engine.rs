@@ -7,6 +7,9 @@ use std::sync::OnceLock;
 
 use wasmtime::{Config, Engine, Module};
 
+use sha2::{Digest, Sha256};
+
+use crate::disk_cache::DiskCache;
 use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) struct Shared {
@@ -102,33 +105,22 @@ fn config(kind: EngineKind) -> Result<Config> {
         }
         _ => {}
     }
-    // EXTISM_CACHE_CONFIG: unset → wasmtime's default cache settings;
-    // empty → no compile cache; a path → that cache config file.
-    match std::env::var_os("EXTISM_CACHE_CONFIG") {
-        None => {
-            // A missing or unreadable default config only means no cache.
-            if let Ok(cache) = wasmtime::Cache::from_file(None) {
-                config.cache(Some(cache));
-            }
-        }
-        Some(path) if path.is_empty() => {}
-        Some(path) => {
-            let cache = wasmtime::Cache::from_file(Some(std::path::Path::new(&path))).map_err(|e| {
-                Error::new(
-                    ErrorKind::Compile,
-                    format!("cache config: {}", crate::error::wasmtime_text(&e)),
-                )
-            })?;
-            config.cache(Some(cache));
-        }
-    }
+    // Compiled modules are cached on disk by disk_cache.rs (EXTISM_CACHE_CONFIG
+    // is read there), not by wasmtime's cache.
     Ok(config)
 }
 
 fn make(kind: EngineKind) -> Result<Shared> {
     let engine =
         Engine::new(&config(kind)?).map_err(|e| Error::new(ErrorKind::Compile, crate::error::wasmtime_text(&e)))?;
-    let kernel = crate::kernel::compile(&engine)?;
+    let kernel = match DiskCache::configured()? {
+        Some(disk) => {
+            let key: [u8; 32] = Sha256::digest(crate::kernel::KERNEL_WAT).into();
+            disk.module(&engine, &key, || Ok((crate::kernel::compile(&engine)?, false)))?
+                .0
+        }
+        None => crate::kernel::compile(&engine)?,
+    };
     Ok(Shared { engine, kernel })
 }
 

@@ -35,6 +35,7 @@
 //! - `source`: what a plugin is created from (input bytes, a source string)
 //! - `overrides`: a host's options over a manifest, and their precedence
 //! - `inline`: the kernel's leaf functions inlined into plugin modules
+//! - `disk_cache`: compiled modules kept on disk between processes
 //! - `engine`: the process's wasmtime engines
 //! - `module_cache`: compiled modules kept in the process
 //! - `limits`: memory budget, timeouts and cancel
@@ -56,6 +57,7 @@ mod builder;
 mod compiled;
 mod current_plugin;
 mod dump;
+mod disk_cache;
 mod engine;
 mod error;
 mod function;

@@ -13,6 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
 
+use crate::disk_cache::DiskCache;
 use crate::error::{wasmtime_text, Error, Result};
 
 /// The default bound on what the kept modules weigh (wasm bytes plus
@@ -95,6 +96,11 @@ pub struct ModuleCacheStats {
     pub hits: u64,
     /// Compilations that compiled.
     pub misses: u64,
+    /// Modules of those misses loaded from the disk cache (disk_cache.rs),
+    /// kernel included, in this process.
+    pub disk_hits: u64,
+    /// Modules compiled and stored in the disk cache, in this process.
+    pub disk_misses: u64,
 }
 
 /// The module cache's figures, for hosts and tests.
@@ -106,6 +112,8 @@ pub fn module_cache_stats() -> ModuleCacheStats {
         limit: cache.limit,
         hits: cache.hits,
         misses: cache.misses,
+        disk_hits: crate::disk_cache::counts().0,
+        disk_misses: crate::disk_cache::counts().1,
     }
 }
 
@@ -114,10 +122,11 @@ pub fn module_cache_stats() -> ModuleCacheStats {
 /// compiled with the kernel's leaf functions inlined where they can be
 /// ([`crate::inline`]); the flag says whether they were.
 pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<(Module, bool)> {
+    let digest: [u8; 32] = Sha256::digest(wasm).into();
     if lock().limit == 0 {
-        return compile(engine, wasm);
+        return from_disk_or_compile(engine, &digest, wasm);
     }
-    let key = (engine_id, Sha256::digest(wasm).into());
+    let key = (engine_id, digest);
     {
         let mut cache = lock();
         cache.clock += 1;
@@ -132,7 +141,7 @@ pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<(
     }
     // Compiled outside the lock: other plugins go on meanwhile. Two threads
     // compiling the same bytes at once both compile; the later one's is kept.
-    let (module, kernel_inlined) = compile(engine, wasm)?;
+    let (module, kernel_inlined) = from_disk_or_compile(engine, &digest, wasm)?;
     let image = module.image_range();
     let weight = wasm.len() + (image.end as usize).saturating_sub(image.start as usize);
     let mut cache = lock();
@@ -152,6 +161,14 @@ pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<(
         cache.bytes += weight;
     }
     Ok((module, kernel_inlined))
+}
+
+/// The module from the disk cache (disk_cache.rs), or compiled (and stored there).
+fn from_disk_or_compile(engine: &Engine, digest: &[u8; 32], wasm: &[u8]) -> Result<(Module, bool)> {
+    match DiskCache::configured()? {
+        Some(disk) => disk.module(engine, digest, || compile(engine, wasm)),
+        None => compile(engine, wasm),
+    }
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<(Module, bool)> {
