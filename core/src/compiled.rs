@@ -2,7 +2,7 @@
 //! and work out where each import comes from. A `CompiledPlugin` is shared by
 //! any number of `Plugin`s (each with its own store and memory).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use wasmtime::{ExternType, Linker, Module};
@@ -245,6 +245,9 @@ pub(crate) fn compile(manifest: Manifest, functions: Vec<Function>, options: Com
     // Functions typed by their import take its type now; one that nothing
     // imports is left out.
     let mut user: HashMap<(String, String), wasmtime::FuncType> = HashMap::new();
+    // Every namespace the host gave functions for, imported or not: for the
+    // error of an import the host's namespace does not hold.
+    let host_namespaces: HashSet<String> = functions.iter().map(|f| f.namespace.clone()).collect();
     let mut defined = Vec::with_capacity(functions.len());
     for f in functions {
         f.check_namespace()?;
@@ -282,7 +285,7 @@ pub(crate) fn compile(manifest: Manifest, functions: Vec<Function>, options: Com
             .imports()
             .map(|import| {
                 match plan_kernel_import(shared, &import, kernel_inlined[i], &path)
-                    .unwrap_or_else(|| plan_import(shared, &import, &position, &user, wasi, &path))
+                    .unwrap_or_else(|| plan_import(shared, &import, &position, &user, &host_namespaces, wasi, &path))
                 {
                     // From this module itself or one instantiated later.
                     ImportSource::Module { index, name } if index >= me => match import.ty() {

@@ -123,6 +123,8 @@ pub enum ErrorDetail {
         module: String,
         /// The import's name.
         name: String,
+        /// The host provides functions under `module`, but none named `name`.
+        host_module: bool,
     },
     /// The var store would hold `requested` bytes (counted as `var_set`
     /// counts them: key, value and entry overhead of every var), over the
@@ -185,6 +187,12 @@ impl Error {
 
     /// `UnresolvedImport`: ``unknown import: `MODULE::NAME` has not been defined``.
     pub fn unresolved_import(path: Vec<String>, module: &str, name: &str) -> Self {
+        Error::unresolved_host_import(path, module, name, false)
+    }
+
+    /// [`Error::unresolved_import`], saying whether the host provides other
+    /// functions under `module`.
+    pub fn unresolved_host_import(path: Vec<String>, module: &str, name: &str, host_module: bool) -> Self {
         Error::new(
             ErrorKind::UnresolvedImport,
             format!("unknown import: `{module}::{name}` has not been defined"),
@@ -193,6 +201,7 @@ impl Error {
             path,
             module: module.to_string(),
             name: name.to_string(),
+            host_module,
         })
     }
 

@@ -3,7 +3,7 @@
 //! order the modules are instantiated, and the chain of modules from main to
 //! each (for error texts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use wasmtime::{ExternType, Module, ModuleExport};
 
@@ -70,6 +70,7 @@ pub(crate) fn plan_import(
     import: &wasmtime::ImportType<'_>,
     position: &HashMap<&str, usize>,
     user: &HashMap<(String, String), wasmtime::FuncType>,
+    host_namespaces: &HashSet<String>,
     wasi: bool,
     path: &[String],
 ) -> ImportSource {
@@ -124,7 +125,8 @@ pub(crate) fn plan_import(
     if wasi && (module == "wasi_snapshot_preview1" || module == "wasi_unstable") {
         return linker_source();
     }
-    ImportSource::Unresolved(Error::unresolved_import(path.to_vec(), module, name))
+    let host_module = host_namespaces.contains(module);
+    ImportSource::Unresolved(Error::unresolved_host_import(path.to_vec(), module, name, host_module))
 }
 
 /// For each module main reaches through imports, the shortest chain of

@@ -394,7 +394,13 @@ fn unknown_imports_name_the_import() {
         let e = PluginBuilder::new(manifest_of(&modules)).build().err().unwrap();
         assert_eq!(e.message(), "unknown import: `rhs::add_one` has not been defined");
         match e.detail() {
-            Some(extism_core::ErrorDetail::UnresolvedImport { path: p, module, name }) => {
+            Some(extism_core::ErrorDetail::UnresolvedImport {
+                path: p,
+                module,
+                name,
+                host_module,
+            }) => {
+                assert!(!host_module);
                 assert_eq!(
                     (p.clone(), module.as_str(), name.as_str()),
                     (path.iter().map(|s| s.to_string()).collect(), "rhs", "add_one")

@@ -277,7 +277,8 @@ fn hash_mismatches_and_unresolved_imports_have_kinds_and_details() {
         Some(&ErrorDetail::UnresolvedImport {
             path: vec!["main".into(), "lhs".into()],
             module: "rhs".into(),
-            name: "add_one".into()
+            name: "add_one".into(),
+            host_module: false,
         })
     );
     assert_eq!(Error::host("x").detail(), None);

@@ -84,6 +84,19 @@ fn namespaces_must_match() {
         e.message(),
         "unknown import: `extism:host/user::hello_world` has not been defined"
     );
+    // The detail says whether the host provides the import's module at all.
+    let host_module = |e: &Error| match e.detail() {
+        Some(extism_core::ErrorDetail::UnresolvedImport { host_module, .. }) => *host_module,
+        other => panic!("{other:?}"),
+    };
+    assert!(!host_module(&e));
+    let other_name = Function::new("other", [ValType::I64], [ValType::I64], |_, _, _| Ok(())).unwrap();
+    let e = PluginBuilder::new(wat("host"))
+        .with_function(other_name)
+        .build()
+        .err()
+        .unwrap();
+    assert!(host_module(&e), "{}", e.message());
     let wat = r#"(module (import "my:ns" "hello_world" (func (param i64) (result i64)))
                   (func (export "run") (result i32) (i32.wrap_i64 (call 0 (i64.const 0)))))"#;
     let f = Function::new("hello_world", [ValType::I64], [ValType::I64], |_, _, outs| {

@@ -40,9 +40,8 @@ function decorate(error, outcome) {
  * The error of a failed job, chosen by the core's error kind (and the
  * structured `detail` some kinds carry), never by the core's message text.
  * @param {{kind: string, message: string, rc?: number, detail?: object}} outcome
- * @param {{op: string, name?: string, hostModules?: Set<string>}} job
- *   `op` is `load` or `call` (or another job name); `hostModules` are the
- *   import modules the host provides
+ * @param {{op: string, name?: string}} job
+ *   `op` is `load` or `call` (or another job name)
  * @param {unknown} hostError  what a JS host function threw during this job, if anything
  */
 function toError(outcome, job, hostError) {
@@ -76,7 +75,7 @@ function toError(outcome, job, hostError) {
     case 'UnresolvedImport': {
       const from = `from module "${(detail.path ?? []).join('"/"')}"`;
       const what = `cannot resolve import "${detail.module}" "${detail.name}"`;
-      if (job.hostModules?.has(detail.module)) {
+      if (detail.hostModule) {
         return decorate(
           new Error(`${from}: ${what} ("${detail.module}" is a host module, but does not contain "${detail.name}")`),
           outcome,

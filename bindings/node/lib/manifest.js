@@ -264,7 +264,6 @@ function settings(manifest, opts) {
     logger,
     logLevel,
     fetch,
-    hostModules: hostModules(functions, Boolean(opts.useWasi)),
     // Short calls may run on the JS thread (docs/node.md, Where calls run)
     // unless the plugin could wait there for this process: on an `async` host
     // function, a JS fetch or HTTP at all (known once loaded: lib/plugin.js);
@@ -297,17 +296,6 @@ function customFetch(option) {
   if (fetch === undefined || fetch === null || fetch === NODE_FETCH) return null;
   if (typeof fetch !== 'function') throw new TypeError(`"fetch" must be a function, not ${typeof fetch}`);
   return fetch;
-}
-
-/** The import modules the host provides (for the JS SDK's texts of unresolved imports). */
-function hostModules(functions, wasi) {
-  const modules = new Set(['extism:host/env']);
-  for (const { namespace } of functions) modules.add(namespace);
-  if (wasi) {
-    modules.add('wasi_snapshot_preview1');
-    modules.add('wasi_unstable');
-  }
-  return modules;
 }
 
 async function prepare(source, opts) {

@@ -42,7 +42,6 @@ class PluginState {
     this.logLevel = prepared.logLevel;
     /** The JS fetch serving the plugin's HTTP requests, or null (the runtime's own client). */
     this.fetch = prepared.fetch;
-    this.hostModules = prepared.hostModules;
     /** Pending asynchronous jobs by id. */
     this.pending = new Map();
     /** Host contexts of pending calls by id. */

@@ -209,7 +209,7 @@ async function createPlugin(manifest, opts = {}) {
   const state = new PluginState(prepared);
   const nativePlugin = newNative(state);
   try {
-    await submit(state, { op: 'load', hostModules: prepared.hostModules }, (id) =>
+    await submit(state, { op: 'load' }, (id) =>
       nativePlugin.load(id, prepared.manifest, prepared.load),
     );
   } catch (e) {
@@ -229,7 +229,7 @@ function createPluginSync(manifest, opts = {}) {
   const nativePlugin = newNative(state);
   const outcome = inSync(state, () => nativePlugin.loadSync(prepared.manifest, prepared.load));
   const hostError = state.takeHostError();
-  if (!outcome.ok) throw toError(outcome, { op: 'load', hostModules: prepared.hostModules }, hostError);
+  if (!outcome.ok) throw toError(outcome, { op: 'load' }, hostError);
   return loaded(nativePlugin, state);
 }
 

@@ -30,6 +30,8 @@ pub struct JsErrorDetail {
     /// the import (`module` is then the import's module).
     pub path: Option<Vec<String>>,
     pub name: Option<String>,
+    /// `UnresolvedImport`: the host provides other functions under `module`.
+    pub host_module: Option<bool>,
     /// `VarLimit`: the bytes the var store would hold, and its maximum.
     pub requested: Option<f64>,
     pub allowed: Option<f64>,
@@ -47,10 +49,16 @@ fn detail_of(detail: &ErrorDetail) -> Option<JsErrorDetail> {
             found: Some(found.clone()),
             ..Default::default()
         },
-        ErrorDetail::UnresolvedImport { path, module, name } => JsErrorDetail {
+        ErrorDetail::UnresolvedImport {
+            path,
+            module,
+            name,
+            host_module,
+        } => JsErrorDetail {
             path: Some(path.clone()),
             module: Some(module.clone()),
             name: Some(name.clone()),
+            host_module: Some(*host_module),
             ..Default::default()
         },
         ErrorDetail::VarLimit { requested, allowed } => JsErrorDetail {
