@@ -32,6 +32,16 @@ impl CallState {
     }
 }
 
+/// Outputs up to this size are copied out of the plugin before the GIL is
+/// taken back (one GIL hand-over per call instead of two).
+const SMALL_OUTPUT: usize = 64 * 1024;
+
+/// A call's output, on its way out of the plugin.
+enum Output {
+    Small(Vec<u8>),
+    Large(Py<PyBytes>),
+}
+
 /// A plugin instance: its own memory, vars, config and id.
 ///
 /// The native form behind ``extism.Plugin``; create it with
@@ -89,19 +99,28 @@ impl PyPlugin {
         });
         let context: Box<dyn Any + Send> = Box::new(state.clone());
         take_creation_host_error();
-        let outcome = py.detach(|| -> extism_core::Result<Py<PyBytes>> {
+        let outcome = py.detach(|| -> extism_core::Result<Output> {
             let mut plugin = self.plugin.lock()?;
             plugin.call_with_context(name, input, Some(context)).into_result()?;
             // The output is only valid until the next call, which another
-            // thread may start as soon as we let go of the plugin: so it goes
-            // straight into the bytes object under the lock. Taking the GIL
-            // while holding the plugin cannot deadlock, as host functions
-            // already do it: nothing takes a plugin lock while holding the GIL
-            // (every lock here is taken detached).
-            Ok(Python::attach(|py| PyBytes::new(py, plugin.output()).unbind()))
+            // thread may start as soon as we let go of the plugin. A small
+            // one is copied out here and becomes bytes once this thread has
+            // the GIL back. A large one goes straight into the bytes object
+            // under the lock, sparing a large temporary allocation (fresh
+            // pages each call); taking the GIL while holding the plugin
+            // cannot deadlock, as host functions already do it: nothing takes
+            // a plugin lock while holding the GIL (every lock here is taken
+            // detached).
+            let output = plugin.output();
+            Ok(if output.len() <= SMALL_OUTPUT {
+                Output::Small(output.to_vec())
+            } else {
+                Output::Large(Python::attach(|py| PyBytes::new(py, output).unbind()))
+            })
         });
         match outcome {
-            Ok(output) => Ok(output.into_bound(py)),
+            Ok(Output::Small(output)) => Ok(PyBytes::new(py, &output)),
+            Ok(Output::Large(output)) => Ok(output.into_bound(py)),
             // A host function's exception becomes the `__cause__` (one run by
             // initializers, when the call first rebuilds the instance after
             // `_start`, has no call state yet).

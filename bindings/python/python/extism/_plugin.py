@@ -84,7 +84,8 @@ OutputParser = Optional[Callable[[Any], Any]]
 def _parsed(output: Any, parse: OutputParser) -> Any:
     """What every call method returns: ``parse(output)``, or the output itself
     when ``parse`` is None."""
-    return output if parse is None else parse(output)
+    # The output is already `bytes`: the default parser would return it as is.
+    return output if parse is None or parse is bytes else parse(output)
 
 
 class CompiledPlugin:
@@ -236,7 +237,13 @@ class Plugin:
                  function raised, that exception is the ``__cause__``.
         :returns: ``parse(output)``.
         """
-        return _parsed(self._native().call(function_name, data, host_context), parse)
+        # The hot path: `_native()` and `_parsed()` written out.
+        try:
+            native_call = self.plugin.call
+        except AttributeError:
+            raise Error("the plugin was freed") from None
+        output = native_call(function_name, data, host_context)
+        return output if parse is None or parse is bytes else parse(output)
 
     async def call_async(
         self, function_name: str, data: CallInput, parse: OutputParser = bytes, host_context: Any = None
