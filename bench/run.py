@@ -285,6 +285,11 @@ def main():
         if args.floor and workload in FLOOR_WORKLOADS:
             floor = statistics.median(run_floor([workload])[workload] for _ in range(processes))
             floor_cells = f"  {fmt(floor, workload):<10} {cells[0][0] / floor:.2f}"
+            if workload.startswith("echo_"):
+                # The physical limit: one memcpy of the input (an echo makes at least three).
+                copy = "memcpy_" + workload[len("echo_"):]
+                limit = statistics.median(run_floor([copy])[copy] for _ in range(processes))
+                floor_cells += f"  memcpy {fmt(limit, copy)}"
         elif args.floor:
             floor_cells = f"  {'-':<10} -"
         print(f"{workload:<18} {cells[0][1]:<34} {cells[1][1]:<34} {ratio:.3f}{floor_cells}", flush=True)

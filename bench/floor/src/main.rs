@@ -35,6 +35,11 @@ const WORKLOADS: &[&str] = &[
     "echo_16m",
     "count_vowels",
     "host",
+    "memcpy_64",
+    "memcpy_4k",
+    "memcpy_64k",
+    "memcpy_1m",
+    "memcpy_16m",
 ];
 const SAMPLES: usize = 7;
 
@@ -177,11 +182,11 @@ impl Plugin {
 /// Input bytes per call, as in bench.c (whose `host` workload passes no input).
 fn input_size(workload: &str) -> usize {
     match workload {
-        "echo_64" => 64,
-        "echo_4k" => 4096,
-        "echo_64k" => 65536,
-        "echo_1m" | "count_vowels" => 1 << 20,
-        "echo_16m" => 16 << 20,
+        "echo_64" | "memcpy_64" => 64,
+        "echo_4k" | "memcpy_4k" => 4096,
+        "echo_64k" | "memcpy_64k" => 65536,
+        "echo_1m" | "count_vowels" | "memcpy_1m" => 1 << 20,
+        "echo_16m" | "memcpy_16m" => 16 << 20,
         _ => 0,
     }
 }
@@ -210,6 +215,16 @@ fn sample(workload: &str, plain: &Compiled, pooled: &Compiled, plugin: &mut Plug
         "host" => time(20000, || {
             std::hint::black_box(plugin.call_output(Export::Host, input));
         }),
+        // The physical limit of an echo: one copy of the input into a
+        // buffer of the host's (an echo makes at least three).
+        w if w.starts_with("memcpy_") => {
+            let mut out = vec![0u8; input.len()];
+            let n = if input.len() >= 1 << 20 { 20 } else { 5000 };
+            time(n, || {
+                out.copy_from_slice(std::hint::black_box(input));
+                std::hint::black_box(&mut out);
+            })
+        }
         "count_vowels" => time(10, || {
             std::hint::black_box(plugin.call_output(Export::CountVowels, input));
         }),
