@@ -503,6 +503,12 @@ impl Reencode for Rewriter<'_> {
         while !reader.eof() {
             any |= inlined_at(&reader.read()?).is_some();
         }
+        // No room for three more locals: this function is copied as it is
+        // (validation refuses so many locals anyway).
+        if declared > u32::MAX - 3 {
+            any = false;
+        }
+        let inlined_at = |op: &Operator<'_>| if any { inlined_at(op) } else { None };
         // Where the inlined bodies' arguments go: two i64 locals and an i32.
         let scratch = [declared, declared + 1, declared + 2];
         if any {
