@@ -1,6 +1,7 @@
-//! The plugin thread: each plugin's own native thread, started on its first
-//! asynchronous job, which runs its [`Job`]s in order and reports each as an
-//! `Event::Done` to the JS thread.
+//! The plugin thread: each plugin's own native thread, given to it on its
+//! first asynchronous job, which runs its [`Job`]s in order and reports each
+//! as an `Event::Done` to the JS thread. When the plugin closes, its thread
+//! waits a while to serve the next plugin instead of ending.
 //!
 //! Plugin code never runs on the libuv pool: a plugin waiting on a JS host
 //! function would hold a pool thread, and enough of them would starve the
@@ -8,8 +9,8 @@
 //! polls for a while for its next job before it sleeps (`crate::sync`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::handoff::Mailbox;
 use crate::load::LoadSettings;
@@ -80,18 +81,68 @@ pub(crate) struct PluginThread {
     jobs: Mutex<Option<Arc<Mailbox<Job>>>>,
 }
 
+/// A plugin for a plugin thread to serve: its state and its job queue.
+type Assignment = (Arc<PluginState>, Arc<Mailbox<Job>>);
+
+/// Threads whose plugin closed, each waiting a while for another plugin.
+/// Starting a thread (and its first wasm on a fresh stack) costs far more
+/// than a plugin's creation, so a plugin made after another one closed
+/// takes over that one's thread.
+static IDLE: Mutex<Vec<mpsc::Sender<Assignment>>> = Mutex::new(Vec::new());
+/// How many threads wait, and for how long, before they end.
+const MAX_IDLE: usize = 4;
+const IDLE_FOR: Duration = Duration::from_secs(2);
+
+/// Serve `first`, then each plugin handed over while idle.
+fn serve(first: Assignment) {
+    let mut next = Some(first);
+    while let Some((state, queue)) = next.take() {
+        let (hand_over, assignments) = mpsc::channel();
+        // Offered before the close is reported, so that a plugin created
+        // right after it finds this thread.
+        let offer = || {
+            let mut idle = lock(&IDLE);
+            if idle.len() >= MAX_IDLE {
+                return false;
+            }
+            idle.push(hand_over);
+            true
+        };
+        let offered = run_jobs(&state, &queue, offer);
+        drop((state, queue));
+        if !offered {
+            return;
+        }
+        // On timeout the sender left in IDLE fails to hand over, and the
+        // submitter tries the next one or starts a thread.
+        next = assignments.recv_timeout(IDLE_FOR).ok();
+    }
+}
+
+/// Hand `assignment` to an idle thread, or start one for it.
+fn start(assignment: Assignment) -> napi::Result<()> {
+    let mut assignment = assignment;
+    while let Some(idle) = lock(&IDLE).pop() {
+        match idle.send(assignment) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::SendError(back)) => assignment = back,
+        }
+    }
+    std::thread::Builder::new()
+        .name("extism-plugin".into())
+        .stack_size(PLUGIN_THREAD_STACK)
+        .spawn(move || serve(assignment))
+        .map(drop)
+        .map_err(|e| napi::Error::from_reason(format!("cannot start the plugin thread: {e}")))
+}
+
 impl PluginThread {
-    /// Queue `job`, starting the thread on the first one.
+    /// Queue `job`, giving the plugin a thread on the first one.
     pub(crate) fn submit(&self, state: &Arc<PluginState>, job: Job) -> napi::Result<()> {
         let mut jobs = lock(&self.jobs);
         if jobs.is_none() {
             let mailbox = Arc::new(Mailbox::default());
-            let (state, queue) = (state.clone(), mailbox.clone());
-            std::thread::Builder::new()
-                .name(format!("extism-plugin-{}", state.js.plugin_id()))
-                .stack_size(PLUGIN_THREAD_STACK)
-                .spawn(move || run_jobs(&state, &queue))
-                .map_err(|e| napi::Error::from_reason(format!("cannot start the plugin thread: {e}")))?;
+            start((state.clone(), mailbox.clone()))?;
             *jobs = Some(mailbox);
         }
         jobs.as_ref()
@@ -113,9 +164,11 @@ impl Drop for PluginThread {
     }
 }
 
-/// The plugin thread: run jobs in order until the queue or the plugin closes.
-fn run_jobs(state: &PluginState, jobs: &Mailbox<Job>) {
-    // Once this thread ends, later jobs fail with "plugin is closed".
+/// The plugin thread: run jobs in order until the queue or the plugin
+/// closes; then `offer` the thread to the next plugin (before a close is
+/// reported), and say whether it was taken.
+fn run_jobs(state: &PluginState, jobs: &Mailbox<Job>, offer: impl FnOnce() -> bool) -> bool {
+    // Once this plugin's jobs end, later ones fail with "plugin is closed".
     let _stop = jobs.hang_up_on_drop();
     while let Some(job) = jobs.recv() {
         let closing = matches!(job, Job::Close { .. });
@@ -124,9 +177,14 @@ fn run_jobs(state: &PluginState, jobs: &Mailbox<Job>) {
         let outcome = catch_unwind(AssertUnwindSafe(|| job.run(state)))
             .unwrap_or_else(|payload| Outcome::Failed(panic_text(payload)));
         let run_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        state.js.send_done(call_id, outcome, run_ns);
         if closing {
-            break;
+            // No job of this plugin runs after its close.
+            jobs.hang_up();
+            let offered = offer();
+            state.js.send_done(call_id, outcome, run_ns);
+            return offered;
         }
+        state.js.send_done(call_id, outcome, run_ns);
     }
+    offer()
 }
