@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::current_plugin::CurrentPlugin;
-use wasmtime::Linker;
+use std::mem::MaybeUninit;
+
+use wasmtime::{Linker, ValRaw};
 
 use crate::error::{wasmtime_text, Error, Result};
 use crate::kernel::{ENV_MODULE, KERNEL_FUNCTIONS};
@@ -188,20 +190,20 @@ impl Val {
         }
     }
 
-    pub(crate) fn from_wasmtime(v: &wasmtime::Val) -> Val {
-        match v {
-            wasmtime::Val::I32(x) => Val::I32(*x),
-            wasmtime::Val::I64(x) => Val::I64(*x),
-            wasmtime::Val::F32(x) => Val::F32(f32::from_bits(*x)),
-            wasmtime::Val::F64(x) => Val::F64(f64::from_bits(*x)),
-            // Unreachable: functions with other types are refused at creation.
-            _ => Val::I64(0),
+    /// A raw wasm value of type `ty`.
+    fn from_raw(raw: &ValRaw, ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(raw.get_i32()),
+            ValType::F32 => Val::F32(f32::from_bits(raw.get_f32())),
+            ValType::F64 => Val::F64(f64::from_bits(raw.get_f64())),
+            // Functions with other types are refused at creation.
+            _ => Val::I64(raw.get_i64()),
         }
     }
 
     /// Converted to the declared type `ty` (a mismatched value is reinterpreted
     /// by width, as the C API converts according to the declared type).
-    pub(crate) fn to_wasmtime(self, ty: ValType) -> wasmtime::Val {
+    fn to_raw(self, ty: ValType) -> ValRaw {
         let bits: u64 = match self {
             Val::I32(v) => v as u32 as u64,
             Val::I64(v) => v as u64,
@@ -209,10 +211,10 @@ impl Val {
             Val::F64(v) => v.to_bits(),
         };
         match ty {
-            ValType::I32 => wasmtime::Val::I32(bits as u32 as i32),
-            ValType::F32 => wasmtime::Val::F32(bits as u32),
-            ValType::F64 => wasmtime::Val::F64(bits),
-            _ => wasmtime::Val::I64(bits as i64),
+            ValType::I32 => ValRaw::i32(bits as u32 as i32),
+            ValType::F32 => ValRaw::f32(bits as u32),
+            ValType::F64 => ValRaw::f64(bits),
+            _ => ValRaw::i64(bits as i64),
         }
     }
 }
@@ -382,39 +384,48 @@ pub(crate) fn define_host_function(
 ) -> Result<()> {
     let callback = f.callback.clone();
     let results = f.results.clone();
+    let params: Vec<ValType> = ty.params().filter_map(|t| ValType::from_wasmtime(&t)).collect();
     let name = f.name.clone();
-    linker
-        .func_new(&f.namespace, &f.name, ty, move |caller, args, outs| {
-            // Values live on the stack for the usual few of them: a host call
-            // should not cost two heap allocations.
-            let mut inputs = HostValues::new(args.len(), Val::I32(0));
-            for (slot, arg) in inputs.as_mut_slice().iter_mut().zip(args) {
-                *slot = Val::from_wasmtime(arg);
+    // Raw values, without wasmtime's conversions and checks of `Val`s: the
+    // types are the function's own, all numeric (others are refused when a
+    // function is created).
+    let host_call = move |caller: wasmtime::Caller<'_, PluginState>, values: &mut [MaybeUninit<ValRaw>]| {
+        // Values live on the stack for the usual few of them: a host call
+        // should not cost two heap allocations.
+        let mut inputs = HostValues::new(params.len(), Val::I32(0));
+        for ((slot, raw), ty) in inputs.as_mut_slice().iter_mut().zip(values.iter()).zip(&params) {
+            // SAFETY: wasmtime initializes the first `params.len()` values
+            // with the arguments, of the function's parameter types.
+            *slot = Val::from_raw(unsafe { raw.assume_init_ref() }, *ty);
+        }
+        let mut outputs = HostValues::new(results.len(), Val::I32(0));
+        for (slot, ty) in outputs.as_mut_slice().iter_mut().zip(&results) {
+            *slot = Val::zero(*ty);
+        }
+        let mut current = CurrentPlugin::new(caller);
+        // A panicking host function ends the call with an error instead of
+        // unwinding through wasm into the embedder (or across an FFI boundary).
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            callback(&mut current, inputs.as_mut_slice(), outputs.as_mut_slice())
+        }));
+        match outcome {
+            Ok(result) => result.map_err(wasmtime::Error::new)?,
+            Err(panic) => {
+                return Err(wasmtime::Error::new(Error::host(format!(
+                    "host function {name} panicked: {}",
+                    crate::error::panic_message(&*panic)
+                ))));
             }
-            let mut outputs = HostValues::new(results.len(), Val::I32(0));
-            for (slot, ty) in outputs.as_mut_slice().iter_mut().zip(&results) {
-                *slot = Val::zero(*ty);
-            }
-            let mut current = CurrentPlugin::new(caller);
-            // A panicking host function ends the call with an error instead of
-            // unwinding through wasm into the embedder (or across an FFI boundary).
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                callback(&mut current, inputs.as_mut_slice(), outputs.as_mut_slice())
-            }));
-            match outcome {
-                Ok(result) => result.map_err(wasmtime::Error::new)?,
-                Err(panic) => {
-                    return Err(wasmtime::Error::new(Error::host(format!(
-                        "host function {name} panicked: {}",
-                        crate::error::panic_message(&*panic)
-                    ))));
-                }
-            }
-            for ((slot, value), ty) in outs.iter_mut().zip(outputs.as_mut_slice().iter()).zip(&results) {
-                *slot = value.to_wasmtime(*ty);
-            }
-            Ok(())
-        })
+        }
+        for ((slot, value), ty) in values.iter_mut().zip(outputs.as_mut_slice().iter()).zip(&results) {
+            slot.write(value.to_raw(*ty));
+        }
+        Ok(())
+    };
+    // SAFETY: `host_call` reads the parameters and writes the results as the
+    // values of `ty` that they are (numeric types only, checked above), and
+    // `values` holds room for max(params, results) of them.
+    unsafe { linker.func_new_unchecked(&f.namespace, &f.name, ty, host_call) }
         .map_err(|e| Error::compile(wasmtime_text(&e)))?;
     Ok(())
 }
