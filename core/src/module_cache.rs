@@ -122,10 +122,14 @@ pub fn module_cache_stats() -> ModuleCacheStats {
 /// compiled with the kernel's leaf functions inlined where they can be
 /// ([`crate::inline`]); the flag says whether they were.
 pub(crate) fn module(engine: &Engine, engine_id: usize, wasm: &[u8]) -> Result<(Module, bool)> {
-    let digest: [u8; 32] = Sha256::digest(wasm).into();
     if lock().limit == 0 {
-        return from_disk_or_compile(engine, &digest, wasm);
+        // Hashed only for the disk cache, when there is one.
+        return match DiskCache::configured()? {
+            Some(disk) => disk.module(engine, &Sha256::digest(wasm).into(), || compile(engine, wasm)),
+            None => compile(engine, wasm),
+        };
     }
+    let digest: [u8; 32] = Sha256::digest(wasm).into();
     let key = (engine_id, digest);
     {
         let mut cache = lock();
