@@ -104,7 +104,7 @@ fn describe_module(m: &CompiledModule) -> ModuleDescription {
         imports: m
             .module
             .imports()
-            // The rewrite's imports are not the plugin's (inline.rs).
+            // The rewrite's imports are not the plugin's (`crate::inline`).
             .filter(|i| !(m.kernel_inlined && i.module() == KERNEL_MODULE))
             .map(|i| ImportDescription {
                 module: i.module().to_string(),

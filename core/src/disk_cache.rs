@@ -69,7 +69,7 @@ impl DiskCache {
 
     /// The module stored for `key` under `engine`, or the one `compile`
     /// makes (then stored). `compile` also says whether the module is a
-    /// rewrite of the input (inline.rs), which is kept with it.
+    /// rewrite of the input (`crate::inline`), which is kept with it.
     pub(crate) fn module(
         &self,
         engine: &Engine,

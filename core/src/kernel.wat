@@ -41,7 +41,7 @@
 
   ;; Read by the host after a call without running wasm (and so without fuel).
   (export "extism_meta" (memory $meta))
-  ;; For plugins with the leaf functions inlined (inline.rs): they read these
+  ;; For plugins with the leaf functions inlined (core/src/inline): they read these
   ;; through imports from "extism:kernel"; plugins cannot import them.
   (export "input_offset_global" (global $input_off))
   (export "input_length_global" (global $input_len))

@@ -47,7 +47,7 @@ pub(crate) fn first_func_import(
 }
 
 /// Where an import of a module whose kernel leaf functions were inlined
-/// comes from, when it is one the rewrite added (inline.rs): the kernel
+/// comes from, when it is one the rewrite added (`crate::inline`): the kernel
 /// instance's memory and globals. `None` for every other import; a plugin's
 /// own imports from the kernel module are refused by [`plan_import`].
 pub(crate) fn plan_kernel_import(

@@ -13,17 +13,13 @@
 //!
 //! A function is inlined only if it is a leaf the rewrite can copy without
 //! thought: no locals, calls, branches or returns, only the instructions
-//! listed in [`Inlined::of`]. Bounds checks and results are the kernel's own
+//! listed in `leaf::Inlined::of`. Bounds checks and results are the kernel's own
 //! code, so behaviour is the same; only fuel counts differ by the moves of
 //! the arguments into locals.
 
-use std::sync::OnceLock;
-
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
 use wasm_encoder::{EntityType, GlobalType, ImportSection, Instruction, Module, SectionId};
-use wasmparser::{ExternalKind, FuncType, FunctionBody, Operator, Parser, Payload, TypeRef, ValType};
-
-use crate::kernel::{ENV_MODULE, KERNEL_WAT};
+use wasmparser::{FuncType, FunctionBody, Operator, Parser, Payload, TypeRef, ValType};
 
 /// The import module through which a rewritten plugin reaches the kernel
 /// instance's memory and globals. Only modules this rewrite made may
@@ -32,24 +28,11 @@ pub const KERNEL_MODULE: &str = "extism:kernel";
 
 type Error = ReencodeError<std::convert::Infallible>;
 
-/// The kernel functions that can be inlined, with what their bodies need.
-struct Kernel {
-    /// By the name a plugin imports them under.
-    functions: Vec<(&'static str, Inlined)>,
-    /// The kernel memories and globals the bodies use, as (export name, type).
-    memories: Vec<(&'static str, wasmparser::MemoryType)>,
-    globals: Vec<(&'static str, wasmparser::GlobalType)>,
-}
+mod leaf;
+#[cfg(test)]
+mod tests;
 
-fn kernel() -> Option<&'static Kernel> {
-    static KERNEL: OnceLock<Option<Kernel>> = OnceLock::new();
-    KERNEL
-        .get_or_init(|| {
-            let wasm: &'static [u8] = Box::leak(wat::parse_str(KERNEL_WAT).ok()?.into_boxed_slice());
-            Kernel::read(wasm)
-        })
-        .as_ref()
-}
+use leaf::{kernel, Kernel};
 
 /// `plugin` with the kernel's leaf functions inlined at their call sites,
 /// or `None` when there is nothing to inline or it cannot be parsed (then
@@ -71,194 +54,6 @@ pub(crate) fn inline_kernel(plugin: &[u8]) -> Option<Vec<u8>> {
     let mut module = Module::new();
     rewriter.parse_core_module(&mut module, Parser::new(0), &wasm).ok()?;
     Some(module.finish())
-}
-
-impl Kernel {
-    fn read(wasm: &'static [u8]) -> Option<Kernel> {
-        let mut types: Vec<FuncType> = Vec::new();
-        let mut function_types = Vec::new();
-        let mut memories = Vec::new();
-        let mut globals = Vec::new();
-        let mut exports = Vec::new();
-        let mut bodies = Vec::new();
-        for payload in Parser::new(0).parse_all(wasm) {
-            match payload.ok()? {
-                Payload::TypeSection(s) => {
-                    for group in s {
-                        for sub in group.ok()?.into_types() {
-                            match sub.composite_type.inner {
-                                wasmparser::CompositeInnerType::Func(f) => types.push(f),
-                                _ => return None,
-                            }
-                        }
-                    }
-                }
-                Payload::ImportSection(_) => return None,
-                Payload::FunctionSection(s) => function_types = s.into_iter().collect::<Result<_, _>>().ok()?,
-                Payload::MemorySection(s) => memories = s.into_iter().collect::<Result<_, _>>().ok()?,
-                Payload::GlobalSection(s) => {
-                    for g in s {
-                        globals.push(g.ok()?.ty);
-                    }
-                }
-                Payload::ExportSection(s) => exports = s.into_iter().collect::<Result<_, _>>().ok()?,
-                Payload::CodeSectionEntry(body) => bodies.push(body),
-                _ => {}
-            }
-        }
-        let export_of = |kind: ExternalKind, index: u32| {
-            exports
-                .iter()
-                .find(|e| e.kind == kind && e.index == index)
-                .map(|e| e.name)
-        };
-        let mut kernel = Kernel {
-            functions: Vec::new(),
-            memories: Vec::new(),
-            globals: Vec::new(),
-        };
-        for export in exports.iter().filter(|e| e.kind == ExternalKind::Func) {
-            let Some(body) = bodies.get(export.index as usize) else {
-                continue;
-            };
-            let Some(ty) = function_types
-                .get(export.index as usize)
-                .and_then(|t| types.get(*t as usize))
-            else {
-                continue;
-            };
-            let mut uses = Uses::default();
-            let Some(body) = Inlined::of(ty, body, &mut uses) else {
-                continue;
-            };
-            // Each memory and global the body uses must be exported for the plugin to import.
-            let memories: Option<Vec<_>> = uses
-                .memories
-                .iter()
-                .map(|&m| Some((export_of(ExternalKind::Memory, m)?, *memories.get(m as usize)?)))
-                .collect();
-            let globals: Option<Vec<_>> = uses
-                .globals
-                .iter()
-                .map(|&g| Some((export_of(ExternalKind::Global, g)?, *globals.get(g as usize)?)))
-                .collect();
-            let (Some(memories), Some(globals)) = (memories, globals) else {
-                continue;
-            };
-            for m in memories {
-                if !kernel.memories.iter().any(|(name, _)| *name == m.0) {
-                    kernel.memories.push(m);
-                }
-            }
-            for g in globals {
-                if !kernel.globals.iter().any(|(name, _)| *name == g.0) {
-                    kernel.globals.push(g);
-                }
-            }
-            kernel.functions.push((export.name, body));
-        }
-        // Bodies name kernel indices; the rewrite maps them to the imports.
-        let kernel_memories: Vec<(u32, usize)> = kernel
-            .memories
-            .iter()
-            .enumerate()
-            .filter_map(|(at, (name, _))| Some((export_index(&exports, ExternalKind::Memory, name)?, at)))
-            .collect();
-        let kernel_globals: Vec<(u32, usize)> = kernel
-            .globals
-            .iter()
-            .enumerate()
-            .filter_map(|(at, (name, _))| Some((export_index(&exports, ExternalKind::Global, name)?, at)))
-            .collect();
-        for (_, body) in &mut kernel.functions {
-            body.memory_slots = kernel_memories.clone();
-            body.global_slots = kernel_globals.clone();
-        }
-        Some(kernel)
-    }
-}
-
-fn export_index(exports: &[wasmparser::Export<'_>], kind: ExternalKind, name: &str) -> Option<u32> {
-    exports
-        .iter()
-        .find(|e| e.kind == kind && e.name == name)
-        .map(|e| e.index)
-}
-
-#[derive(Default)]
-struct Uses {
-    memories: Vec<u32>,
-    globals: Vec<u32>,
-}
-
-/// A kernel function's body, ready to be copied to a call site.
-struct Inlined {
-    params: Vec<ValType>,
-    body: Vec<Operator<'static>>,
-    /// Kernel memory index → position among the imported kernel memories.
-    memory_slots: Vec<(u32, usize)>,
-    global_slots: Vec<(u32, usize)>,
-}
-
-impl Inlined {
-    fn of(ty: &FuncType, body: &FunctionBody<'static>, uses: &mut Uses) -> Option<Inlined> {
-        if body.get_locals_reader().ok()?.get_count() != 0 {
-            return None;
-        }
-        let params = ty.params().to_vec();
-        if params.iter().filter(|t| **t == ValType::I64).count() > 2
-            || params.iter().filter(|t| **t == ValType::I32).count() > 1
-            || params.iter().any(|t| !matches!(t, ValType::I32 | ValType::I64))
-        {
-            return None;
-        }
-        let mut reader = body.get_operators_reader().ok()?;
-        let mut ops = Vec::new();
-        while !reader.eof() {
-            let op = reader.read().ok()?;
-            let memory = match &op {
-                Operator::I32Load8U { memarg }
-                | Operator::I64Load { memarg }
-                | Operator::I32Store8 { memarg }
-                | Operator::I64Store { memarg } => Some(memarg.memory),
-                Operator::LocalGet { .. }
-                | Operator::If { .. }
-                | Operator::Else
-                | Operator::End
-                | Operator::I32Const { .. }
-                | Operator::I64Const { .. }
-                | Operator::I32And
-                | Operator::I32WrapI64
-                | Operator::I64Add
-                | Operator::I64Sub
-                | Operator::I64GeU
-                | Operator::I64LeU
-                | Operator::I64LtU => None,
-                Operator::GlobalGet { global_index } => {
-                    if !uses.globals.contains(global_index) {
-                        uses.globals.push(*global_index);
-                    }
-                    None
-                }
-                _ => return None,
-            };
-            if let Some(m) = memory.filter(|m| !uses.memories.contains(m)) {
-                uses.memories.push(m);
-            }
-            ops.push(op);
-        }
-        // The function's own `end` is not part of the inlined body.
-        match ops.pop() {
-            Some(Operator::End) => {}
-            _ => return None,
-        }
-        Some(Inlined {
-            params,
-            body: ops,
-            memory_slots: Vec::new(),
-            global_slots: Vec::new(),
-        })
-    }
 }
 
 /// What the rewrite of one plugin module needs to know before it starts.
@@ -325,19 +120,6 @@ impl Plan {
             }
         }
         plan.inlined.iter().any(Option::is_some).then_some(plan)
-    }
-}
-
-impl Kernel {
-    /// The inlinable kernel function a plugin import names, if its type is the kernel's.
-    fn inlinable(&self, import: &wasmparser::Import<'_>, ty: &FuncType) -> Option<usize> {
-        if import.module != ENV_MODULE {
-            return None;
-        }
-        let at = self.functions.iter().position(|(name, _)| *name == import.name)?;
-        let body = &self.functions[at].1;
-        // A mistyped import is left for linking to refuse.
-        (ty.params() == body.params.as_slice() && ty.results().len() <= 1).then_some(at)
     }
 }
 
@@ -528,105 +310,5 @@ impl Reencode for Rewriter<'_> {
         }
         code.function(&function);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn imports(wasm: &[u8]) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for payload in Parser::new(0).parse_all(wasm) {
-            if let Payload::ImportSection(s) = payload.unwrap() {
-                for import in s.into_imports() {
-                    let import = import.unwrap();
-                    out.push((import.module.to_string(), import.name.to_string()));
-                }
-            }
-        }
-        out
-    }
-
-    fn calls(wasm: &[u8]) -> usize {
-        let mut count = 0;
-        for payload in Parser::new(0).parse_all(wasm) {
-            if let Payload::CodeSectionEntry(body) = payload.unwrap() {
-                let mut reader = body.get_operators_reader().unwrap();
-                while !reader.eof() {
-                    count += matches!(reader.read().unwrap(), Operator::Call { .. }) as usize;
-                }
-            }
-        }
-        count
-    }
-
-    const PLUGIN: &str = r#"(module
-        (import "extism:host/env" "load_u64" (func $load (param i64) (result i64)))
-        (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
-        (memory 1) (global $g (mut i32) (i32.const 7))
-        (func (export "run") (result i32)
-          (drop (call $load (call $alloc (i64.const 8))))
-          (i32.store (i32.const 0) (global.get $g))
-          (i32.const 0)))"#;
-
-    #[test]
-    fn leaf_calls_are_inlined_and_the_rest_kept() {
-        let wasm = inline_kernel(PLUGIN.as_bytes()).unwrap();
-        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-            .validate_all(&wasm)
-            .unwrap();
-        // The plugin's imports stay, in their order; the kernel's memory and
-        // the globals the inlined bodies read come after them.
-        let imports = imports(&wasm);
-        assert_eq!(
-            imports[..2],
-            [
-                ("extism:host/env".to_string(), "load_u64".to_string()),
-                ("extism:host/env".to_string(), "alloc".to_string()),
-            ]
-        );
-        assert!(imports[2..].iter().all(|(m, _)| m == KERNEL_MODULE));
-        assert!(imports[2..].iter().any(|(_, n)| n == "memory"));
-        // `alloc` is still called; `load_u64` is not.
-        assert_eq!(calls(&wasm), 1);
-    }
-
-    #[test]
-    fn modules_left_as_they_are() {
-        // Nothing to inline.
-        assert!(inline_kernel(br#"(module (func (export "run") (result i32) (i32.const 0)))"#).is_none());
-        // A mistyped kernel import: linking refuses it, in its own words.
-        let mistyped = br#"(module (import "extism:host/env" "load_u64" (func (param i32) (result i64))))"#;
-        assert!(inline_kernel(mistyped).is_none());
-        // A plugin that imports from the kernel module itself.
-        let own = format!(
-            r#"(module (import "extism:host/env" "load_u64" (func (param i64) (result i64)))
-                (import "{KERNEL_MODULE}" "memory" (memory 1)))"#
-        );
-        assert!(inline_kernel(own.as_bytes()).is_none());
-        // Not wasm at all.
-        assert!(inline_kernel(b"\0asm\x01\0\0\0\x01").is_none());
-        assert!(inline_kernel(b"(module").is_none());
-    }
-
-    #[test]
-    fn the_hot_functions_are_inlinable() {
-        let kernel = kernel().unwrap();
-        let names: Vec<&str> = kernel.functions.iter().map(|(n, _)| *n).collect();
-        for name in [
-            "load_u8",
-            "load_u64",
-            "store_u8",
-            "store_u64",
-            "input_load_u8",
-            "input_load_u64",
-            "input_length",
-            "input_offset",
-        ] {
-            assert!(names.contains(&name), "{name} is not inlined: {names:?}");
-        }
-        // The allocator is not a leaf.
-        assert!(!names.contains(&"alloc"));
     }
 }
